@@ -1,0 +1,198 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, edgefleet.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: ztp
+short_description: Industrial PCs of the ZTP database as inventory
+version_added: 0.1.0
+description:
+  - Reads the devices of the edgefleet ZTP database (SQLite or PostgreSQL) and groups them by site,
+    region, cluster, topology, site kind, node role, platform, OS family and lifecycle state.
+  - The inventory host name is the device's hostname; every device field is a host variable prefixed
+    C(ztp_); C(ansible_host) is the management IP; Windows devices get WinRM connection variables.
+  - Every string read from the database is marked unsafe, so a label or hostname holding C({{ ... }}) is
+    returned literally and never templated.
+  - The database is read with a fixed number of queries per parse, whatever the number of devices.
+  - Configuration files must be named C(*.ztp.yml) or C(*.ztp.yaml) (or C(ztp.yml)/C(ztp.yaml)).
+author:
+  - Edgefleet platform team (@edgefleet)
+requirements:
+  - psycopg >= 3.1 for PostgreSQL URLs
+extends_documentation_fragment:
+  - constructed
+  - inventory_cache
+  - edgefleet.platform.ztp_database.plugin
+options:
+  plugin:
+    description: Marks the file as a configuration of this plugin.
+    type: str
+    required: true
+    choices: [edgefleet.platform.ztp]
+  sites:
+    description: Only devices of these sites.
+    type: list
+    elements: str
+    default: []
+  regions:
+    description: Only devices of these regions.
+    type: list
+    elements: str
+    default: []
+  states:
+    description: Only devices in these lifecycle states.
+    type: list
+    elements: str
+    default: []
+  include_decommissioned:
+    description: Include decommissioned devices (left out by default unless O(states) names them).
+    type: bool
+    default: false
+  windows_connection_vars:
+    description: Host variables given to devices whose OS family is windows.
+    type: dict
+    default:
+      ansible_connection: winrm
+      ansible_port: 5986
+      ansible_winrm_scheme: https
+      ansible_winrm_transport: ntlm
+"""
+
+EXAMPLES = r"""
+# fleet.ztp.yml: every device, the database URL from EDGEFLEET_ZTP_DB
+plugin: edgefleet.platform.ztp
+---
+# plant-a.ztp.yml: one site, a PostgreSQL database, cached for an hour
+plugin: edgefleet.platform.ztp
+database: postgresql://ztp_reader:secret@ztp-db.example.com:5432/ztp
+sites: [plant-a]
+cache: true
+cache_plugin: ansible.builtin.jsonfile
+cache_connection: /var/cache/ansible/ztp
+cache_timeout: 3600
+---
+# failed.ztp.yml: devices that need attention, grouped by the stage that failed
+plugin: edgefleet.platform.ztp
+database: sqlite:////srv/ztp/ztp.db
+states: [failed]
+keyed_groups:
+  - key: ztp_failed_stage
+    prefix: failed
+compose:
+  ansible_user: "'admin' if ztp_os_family == 'windows' else 'edge'"
+"""
+
+import hashlib
+import json
+
+from ansible.errors import AnsibleParserError
+from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_db import (
+    ZtpDatabaseError,
+    ZtpError,
+    ZtpStore,
+    redact_url,
+)
+from ansible_collections.edgefleet.platform.plugins.plugin_utils.unsafe import make_unsafe
+
+# device field -> host variable (without the ztp_ prefix: same name)
+_FIELDS = ("serial", "mac", "macs", "hostname", "site", "region", "cluster", "topology", "kind",
+           "connectivity", "platform", "role", "os_family", "ip", "state", "failed_stage",
+           "failure_reason", "labels", "cluster_workloads", "revision", "created_at", "updated_at",
+           "state_changed_at")
+_HARDWARE = ("cpu_cores", "memory_mb", "disk_gb", "disk_type")
+# group prefix -> device field; kind (edge/hub) groups are named by the value alone
+_GROUPS = (("site", "site"), ("region", "region"), ("cluster", "cluster"), ("topology", "topology"),
+           ("role", "role"), ("platform", "platform"), ("os", "os_family"), ("state", "state"))
+
+
+class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
+
+    NAME = "edgefleet.platform.ztp"
+
+    def verify_file(self, path):
+        if not super().verify_file(path):
+            return False
+        return path.endswith((".ztp.yml", ".ztp.yaml", "/ztp.yml", "/ztp.yaml")) or path in ("ztp.yml", "ztp.yaml")
+
+    def parse(self, inventory, loader, path, cache=True):
+        super().parse(inventory, loader, path, cache)
+        self._read_config_data(path)
+        url = self.get_option("database")
+        filters = dict(site=self.get_option("sites"), region=self.get_option("regions"),
+                       state=self.get_option("states"),
+                       include_decommissioned=self.get_option("include_decommissioned"))
+        # The key covers the database and the filters: two files on two databases
+        # (or two sites of one) never share a cache entry.
+        digest = hashlib.sha256(json.dumps([url, filters], sort_keys=True).encode("utf-8")).hexdigest()[:16]
+        cache_key = "%s_%s" % (self.get_cache_key(path), digest)
+        use_cache = self.get_option("cache") and cache
+        update_cache = self.get_option("cache") and not cache
+        devices = None
+        if use_cache:
+            try:
+                devices = self._cache[cache_key]
+            except KeyError:
+                update_cache = True
+        if devices is None:
+            devices = self._fetch(url, filters)
+        if update_cache:
+            self._cache[cache_key] = devices
+        self._populate(devices)
+
+    def _fetch(self, url, filters):
+        try:
+            with ZtpStore(url, create=False) as store:
+                return store.devices(with_facts=False, **filters)
+        except (ZtpDatabaseError, ZtpError) as exc:
+            raise AnsibleParserError("edgefleet.platform.ztp: %s" % exc)
+        except Exception as exc:
+            raise AnsibleParserError("edgefleet.platform.ztp: reading %s failed: %s" % (redact_url(url), exc))
+
+    def _populate(self, devices):
+        strict = self.get_option("strict")
+        compose = self.get_option("compose")
+        groups = self.get_option("groups")
+        keyed = self.get_option("keyed_groups")
+        windows_vars = self.get_option("windows_connection_vars")
+        known_groups = {}
+        for device in devices:
+            hostvars = host_vars(device, windows_vars)
+            host = self.inventory.add_host(hostvars["ztp_hostname"])
+            for key, value in hostvars.items():
+                self.inventory.set_variable(host, key, value)
+            for name in group_names(device):
+                group = known_groups.get(name)
+                if group is None:
+                    group = known_groups[name] = self.inventory.add_group(self._sanitize_group_name(name))
+                self.inventory.add_child(group, host)
+            # Our vars are complete, so the constructed features need not merge hostvars again.
+            if compose:
+                self._set_composite_vars(compose, hostvars, host, strict=strict)
+            if groups:
+                self._add_host_to_composed_groups(groups, hostvars, host, strict=strict, fetch_hostvars=False)
+            if keyed:
+                self._add_host_to_keyed_groups(keyed, hostvars, host, strict=strict, fetch_hostvars=False)
+
+
+def host_vars(device, windows_vars):
+    """The host variables of one device, every string marked unsafe."""
+    hostvars = dict(("ztp_" + field, device.get(field)) for field in _FIELDS)
+    hardware = device.get("hardware") or {}
+    for field in _HARDWARE:
+        hostvars["ztp_" + field] = hardware.get(field)
+    if device.get("ip"):
+        hostvars["ansible_host"] = device["ip"]
+    if device.get("os_family") == "windows":
+        hostvars.update(windows_vars or {})
+    return make_unsafe(hostvars)
+
+
+def group_names(device):
+    """Built-in groups of a device, before sanitising."""
+    names = ["%s_%s" % (prefix, device[field]) for prefix, field in _GROUPS if device.get(field)]
+    if device.get("kind"):
+        names.append(device["kind"])
+    return names

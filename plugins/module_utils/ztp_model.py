@@ -1,0 +1,334 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, edgefleet.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""ZTP data model rules: vocabularies, validation, MAC and hostname rules, lifecycle.
+
+Pure Python, no I/O: the data layer (ztp_db) calls these at its door so every
+plugin and module enforces the same rules. Every error names the record and the
+field, because the records come from spreadsheets typed by field technicians.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import math
+import re
+import typing as t
+
+# Vocabularies -----------------------------------------------------------------
+
+TOPOLOGIES = ("single_node", "multi_node")
+SITE_KINDS = ("edge", "hub")
+CONNECTIVITY = ("online", "intermittent", "airgapped")
+PLATFORMS = ("k3s", "aks_edge")
+WORKLOAD_TYPES = ("lightweight", "medium", "heavy", "database")
+ROLES = ("control", "worker")
+OS_FAMILIES = ("linux", "windows")
+DISK_TYPES = ("ssd", "nvme", "hdd")
+HARDWARE_FIELDS = ("cpu_cores", "memory_mb", "disk_gb", "disk_type")
+
+# The zero-touch workflow, in order. Each stage moves a device to one state.
+LIFECYCLE = (
+    "registered",
+    "discovered",
+    "os_installed",
+    "configured",
+    "platform_ready",
+    "workloads_deployed",
+    "operational",
+)
+STATES = LIFECYCLE + ("failed", "decommissioned")
+# stage name -> the state a device reaches when that stage succeeds
+STAGES = {
+    "discover": "discovered",
+    "install_os": "os_installed",
+    "configure": "configured",
+    "platform": "platform_ready",
+    "workloads": "workloads_deployed",
+    "handoff": "operational",
+}
+STAGE_OF_STATE = dict((state, stage) for stage, state in STAGES.items())
+
+# Hostnames are frozen once Kubernetes knows the node by that name.
+HOSTNAME_FROZEN_STATES = ("platform_ready", "workloads_deployed", "operational")
+
+MAX_NAME = 63
+MAX_SERIAL = 64
+MAX_LABEL_KEY = 63
+MAX_LABEL_VALUE = 255
+MAX_REASON = 1024
+MAX_LABELS = 64
+WINDOWS_HOSTNAME_MAX = 15
+LINUX_HOSTNAME_MAX = 63
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_SERIAL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/+-]*$")
+_HOSTNAME_RE = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$|^[a-z]$")
+_LABEL_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+_HEX = "0123456789abcdef"
+
+
+class ZtpError(ValueError):
+    """Bad input or an illegal operation; the message names record and field."""
+
+    def __init__(self, record: str, field: str | None, message: str) -> None:
+        self.record = record
+        self.field = field
+        where = record if field is None else "%s: field '%s'" % (record, field)
+        super().__init__("%s: %s" % (where, message))
+
+
+def _check_choice(record: str, field: str, value: t.Any, choices: t.Sequence[str]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ZtpError(record, field, "%r is not one of %s" % (value, ", ".join(choices)))
+    return value
+
+
+def check_name(record: str, field: str, value: t.Any) -> str:
+    """Region, site and cluster names: used in group names, so kept plain."""
+    if not isinstance(value, str) or not value:
+        raise ZtpError(record, field, "a non-empty string is required, got %r" % (value,))
+    if len(value) > MAX_NAME:
+        raise ZtpError(record, field, "is %d characters long, at most %d are allowed" % (len(value), MAX_NAME))
+    if not _NAME_RE.match(value):
+        raise ZtpError(record, field, "%r may hold only letters, digits, '.', '_' and '-' and must start with a letter or digit" % value)
+    return value
+
+
+def check_serial(record: str, value: t.Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value:
+        raise ZtpError(record, "serial", "a non-empty string is required, got %r" % (value,))
+    if len(value) > MAX_SERIAL:
+        raise ZtpError(record, "serial", "is %d characters long, at most %d are allowed" % (len(value), MAX_SERIAL))
+    if not _SERIAL_RE.match(value):
+        raise ZtpError(record, "serial", "%r may hold only letters, digits and . _ : / + -" % value)
+    return value
+
+
+def normalize_mac(record: str, field: str, value: t.Any) -> str:
+    """Any common notation -> lower-case colon form.
+
+    Accepts 00:11:22:33:44:55, 00-11-22-33-44-55, 0011.2233.4455 (Cisco) and
+    001122334455 (iPXE ${mac:hexraw}), in either case.
+    """
+    if not isinstance(value, str):
+        raise ZtpError(record, field, "a MAC address string is required, got %r" % (value,))
+    raw = value.strip().lower()
+    if re.match(r"^([0-9a-f]{2}[:-]){5}[0-9a-f]{2}$", raw) and len(set(raw[2::3])) == 1:
+        digits = raw.replace(raw[2], "")
+    elif re.match(r"^[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}$", raw):
+        digits = raw.replace(".", "")
+    elif re.match(r"^[0-9a-f]{12}$", raw):
+        digits = raw
+    else:
+        raise ZtpError(record, field, "%r is not a MAC address (expected e.g. 00:11:22:33:44:55)" % value)
+    return ":".join(digits[i:i + 2] for i in range(0, 12, 2))
+
+
+def check_ip(record: str, value: t.Any) -> str:
+    if not isinstance(value, str):
+        raise ZtpError(record, "ip", "an IP address string is required, got %r" % (value,))
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        raise ZtpError(record, "ip", "%r is not an IPv4 or IPv6 address" % value)
+
+
+def check_count(record: str, field: str, value: t.Any, allow_float: bool = False) -> int | float:
+    """Non-negative hardware numbers; numeric strings (CSV cells) are accepted."""
+    if isinstance(value, bool):
+        raise ZtpError(record, field, "a number is required, got %r" % (value,))
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = int(text)
+        except ValueError:
+            try:
+                value = float(text) if allow_float else None
+            except ValueError:
+                value = None
+            if value is None:
+                raise ZtpError(record, field, "%r is not a %s" % (text, "number" if allow_float else "whole number"))
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        raise ZtpError(record, field, "%r is not a finite number" % (value,))
+    if isinstance(value, float) and not allow_float:
+        if not value.is_integer():
+            raise ZtpError(record, field, "%r is not a whole number" % (value,))
+        value = int(value)
+    if not isinstance(value, (int, float)):
+        raise ZtpError(record, field, "a number is required, got %r" % (value,))
+    if value < 0:
+        raise ZtpError(record, field, "must not be negative, got %r" % (value,))
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return value
+
+
+def check_hardware(record: str, value: t.Any) -> dict:
+    if not isinstance(value, dict):
+        raise ZtpError(record, "hardware", "a mapping is required, got %r" % (value,))
+    unknown = sorted(set(value) - set(HARDWARE_FIELDS))
+    if unknown:
+        raise ZtpError(record, "hardware.%s" % unknown[0], "unknown hardware field (known: %s)" % ", ".join(HARDWARE_FIELDS))
+    out = {}  # type: dict[str, t.Any]
+    for key in ("cpu_cores", "memory_mb"):
+        if value.get(key) is not None:
+            out[key] = check_count(record, "hardware." + key, value[key])
+    if value.get("disk_gb") is not None:
+        out["disk_gb"] = check_count(record, "hardware.disk_gb", value["disk_gb"], allow_float=True)
+    if value.get("disk_type") is not None:
+        out["disk_type"] = _check_choice(record, "hardware.disk_type", value["disk_type"], DISK_TYPES)
+    return out
+
+
+def check_labels(record: str, value: t.Any) -> dict:
+    """Free-form labels; values are kept as strings (they end up as K8s labels and groups)."""
+    if not isinstance(value, dict):
+        raise ZtpError(record, "labels", "a mapping is required, got %r" % (value,))
+    if len(value) > MAX_LABELS:
+        raise ZtpError(record, "labels", "has %d entries, at most %d are allowed" % (len(value), MAX_LABELS))
+    out = {}
+    for key, item in value.items():
+        field = "labels.%s" % (key,)
+        if not isinstance(key, str) or not key or len(key) > MAX_LABEL_KEY or not _LABEL_KEY_RE.match(key):
+            raise ZtpError(record, field, "label keys are 1-%d letters, digits, '.', '_', '/', '-'" % MAX_LABEL_KEY)
+        if isinstance(item, bool):
+            item = "true" if item else "false"
+        elif isinstance(item, (int, float)):
+            item = str(item)
+        elif item is None:
+            item = ""
+        if not isinstance(item, str):
+            raise ZtpError(record, field, "label values are strings, got %r" % (item,))
+        check_text(record, field, item, MAX_LABEL_VALUE)
+        out[key] = item
+    return out
+
+
+def check_text(record: str, field: str, value: t.Any, limit: int) -> str:
+    if not isinstance(value, str):
+        raise ZtpError(record, field, "a string is required, got %r" % (value,))
+    if len(value) > limit:
+        raise ZtpError(record, field, "is %d characters long, at most %d are allowed" % (len(value), limit))
+    if any(ord(ch) < 32 and ch not in "\t" for ch in value):
+        raise ZtpError(record, field, "must not contain control characters")
+    return value
+
+
+def check_workloads(record: str, value: t.Any) -> list:
+    if not isinstance(value, list):
+        raise ZtpError(record, "workloads", "a list is required, got %r" % (value,))
+    out = []
+    seen = set()
+    for index, item in enumerate(value):
+        field = "workloads[%d]" % index
+        if not isinstance(item, dict):
+            raise ZtpError(record, field, "a mapping with name and type is required, got %r" % (item,))
+        unknown = sorted(set(item) - {"name", "type", "count"})
+        if unknown:
+            raise ZtpError(record, "%s.%s" % (field, unknown[0]), "unknown key (known: name, type, count)")
+        name = check_name(record, field + ".name", item.get("name"))
+        if name in seen:
+            raise ZtpError(record, field + ".name", "workload %r is listed twice" % name)
+        seen.add(name)
+        entry = {"name": name, "type": _check_choice(record, field + ".type", item.get("type"), WORKLOAD_TYPES)}
+        if item.get("count") is not None:
+            count = check_count(record, field + ".count", item["count"])
+            if count < 1:
+                raise ZtpError(record, field + ".count", "must be at least 1, got %r" % (count,))
+            entry["count"] = count
+        out.append(entry)
+    return out
+
+
+def check_hostname(record: str, value: t.Any, os_family: str) -> str:
+    limit = WINDOWS_HOSTNAME_MAX if os_family == "windows" else LINUX_HOSTNAME_MAX
+    if not isinstance(value, str) or not value:
+        raise ZtpError(record, "hostname", "a non-empty string is required, got %r" % (value,))
+    if len(value) > limit:
+        raise ZtpError(record, "hostname", "%r is %d characters long, at most %d are allowed for %s hosts" % (value, len(value), limit, os_family))
+    if not _HOSTNAME_RE.match(value):
+        raise ZtpError(record, "hostname", "%r must be lower-case letters, digits and '-', start with a letter and not end with '-'" % value)
+    return value
+
+
+# Hostname rule ------------------------------------------------------------------
+
+def _slug(text: str) -> str:
+    """Foreman-style normalisation: lower-case, [a-z0-9-], no hyphen runs or ends."""
+    text = re.sub(r"[^a-z0-9-]+", "-", text.lower())
+    return re.sub(r"-{2,}", "-", text).strip("-")
+
+
+def derive_hostname(site: str, role: str, serial: str, mac: str, os_family: str, taken: t.Container[str] = ()) -> str:
+    """Deterministic hostname: <site>-<c|w>-<last 6 of serial (or MAC)>.
+
+    The site part is shortened to fit the limit (15 for Windows NetBIOS names,
+    63 otherwise). When the name is taken in the site, the serial tail becomes a
+    hash of the serial, then a counter is appended: still deterministic for a
+    given database content, and always unique per site.
+    """
+    limit = WINDOWS_HOSTNAME_MAX if os_family == "windows" else LINUX_HOSTNAME_MAX
+    tail = re.sub(r"[^a-z0-9]", "", serial.lower())[-6:] or mac.replace(":", "")[-6:]
+    digest = hashlib.sha1(serial.encode("utf-8")).hexdigest()[:6]
+    site_part = _slug(site) or "site"
+    if not site_part[0].isalpha():
+        site_part = "s" + site_part
+    candidates = [tail, digest] + ["%s%d" % (digest[:4], n) for n in range(2, 100)]
+    for suffix in candidates:
+        keep = limit - len(suffix) - 3  # two hyphens and the role letter
+        prefix = site_part[:keep].rstrip("-")
+        name = "%s-%s-%s" % (prefix, role[0], suffix)
+        if name not in taken:
+            return name
+    raise ZtpError("device %s" % serial, "hostname", "no free hostname could be derived in site %s" % site)
+
+
+# Lifecycle ------------------------------------------------------------------------
+
+def next_state(state: str) -> str | None:
+    if state in LIFECYCLE and state != LIFECYCLE[-1]:
+        return LIFECYCLE[LIFECYCLE.index(state) + 1]
+    return None
+
+
+def failing_stage(state: str, failed_stage: str | None) -> str | None:
+    """The stage a device in `state` is working on (the one a failure belongs to)."""
+    if state == "failed":
+        return failed_stage
+    target = next_state(state)
+    return STAGE_OF_STATE.get(target) if target else None
+
+
+def check_transition(record: str, current: str, wanted: str, failed_stage: str | None) -> None:
+    """Refuse illegal moves, naming the device, its state and the requested one.
+
+    Legal: the next state of the workflow; `failed` from any active state; from
+    `failed`, the failed stage's own state (the retry succeeded) or the state
+    before it (the stage is retried); `decommissioned` from anywhere;
+    `registered` (re-provisioning) from anywhere.
+    """
+    if wanted not in STATES:
+        raise ZtpError(record, "state", "%r is not a lifecycle state (one of %s)" % (wanted, ", ".join(STATES)))
+    if wanted == current and wanted != "failed":
+        return
+    allowed = {"decommissioned", "registered"}
+    if current in LIFECYCLE:
+        allowed.add("failed")
+        nxt = next_state(current)
+        if nxt:
+            allowed.add(nxt)
+    elif current == "failed":
+        allowed.add("failed")
+        if failed_stage in STAGES:
+            target = STAGES[failed_stage]
+            allowed.add(target)
+            allowed.add(LIFECYCLE[LIFECYCLE.index(target) - 1])
+    if wanted not in allowed:
+        raise ZtpError(
+            record, "state",
+            "cannot move from %s to %s (allowed from %s: %s)" % (current, wanted, current, ", ".join(s for s in STATES if s in allowed)),
+        )

@@ -1,0 +1,179 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, strategies as st
+
+from ansible_collections.edgefleet.platform.plugins.module_utils import ztp_model as m
+
+
+@pytest.mark.parametrize("raw", [
+    "00:11:22:AA:bb:cc", "00-11-22-aa-BB-cc", "0011.22aa.bbcc", "001122AABBCC", " 00:11:22:aa:bb:cc ",
+])
+def test_mac_notations_normalise_to_lower_colon(raw):
+    assert m.normalize_mac("device X", "mac", raw) == "00:11:22:aa:bb:cc"
+
+
+@pytest.mark.parametrize("raw", [
+    "00:11:22:33:44", "00:11:22:33:44:5g", "00:11-22:33:44:55", "0011.2233.445", "00112233445566", "", 1234, None,
+])
+def test_malformed_mac_names_record_and_field(raw):
+    with pytest.raises(m.ZtpError) as err:
+        m.normalize_mac("device SN-1", "macs[0]", raw)
+    assert str(err.value).startswith("device SN-1: field 'macs[0]':")
+    assert (err.value.record, err.value.field) == ("device SN-1", "macs[0]")
+
+
+@given(st.binary(min_size=6, max_size=6), st.sampled_from([":", "-", "", "."]), st.booleans())
+def test_mac_roundtrip_property(raw, sep, upper):
+    hexd = raw.hex()
+    if sep == ".":
+        text = ".".join(hexd[i:i + 4] for i in range(0, 12, 4))
+    else:
+        text = sep.join(hexd[i:i + 2] for i in range(0, 12, 2))
+    text = text.upper() if upper else text
+    canonical = m.normalize_mac("d", "mac", text)
+    assert canonical.replace(":", "") == hexd
+    assert m.normalize_mac("d", "mac", canonical) == canonical
+
+
+def test_ip_validation():
+    assert m.check_ip("d", "192.0.2.1") == "192.0.2.1"
+    assert m.check_ip("d", "2001:DB8::1") == "2001:db8::1"
+    for bad in ("192.0.2.300", "host.example", "", 10):
+        with pytest.raises(m.ZtpError, match="field 'ip'"):
+            m.check_ip("d", bad)
+
+
+@pytest.mark.parametrize("value,expected", [(4, 4), ("8", 8), (8.0, 8), (0, 0)])
+def test_counts_accept_whole_numbers(value, expected):
+    assert m.check_count("d", "hardware.cpu_cores", value) == expected
+
+
+@pytest.mark.parametrize("value,message", [
+    (-1, "must not be negative"), ("-2", "must not be negative"), (True, "a number is required"),
+    ("four", "is not a whole number"), (2.5, "is not a whole number"), (None, "a number is required"),
+    (float("nan"), "not a finite number"),
+])
+def test_counts_refuse_bad_values(value, message):
+    with pytest.raises(m.ZtpError, match=re.escape("field 'hardware.cpu_cores'") + ".*" + message):
+        m.check_count("device SN-1", "hardware.cpu_cores", value)
+
+
+def test_disk_size_may_be_fractional():
+    assert m.check_hardware("d", {"disk_gb": "59.6"}) == {"disk_gb": 59.6}
+    with pytest.raises(m.ZtpError, match="hardware.gpu"):
+        m.check_hardware("d", {"gpu": 1})
+    with pytest.raises(m.ZtpError, match="hardware.disk_type"):
+        m.check_hardware("d", {"disk_type": "floppy"})
+
+
+def test_oversize_strings_are_refused():
+    with pytest.raises(m.ZtpError, match="field 'serial': is 65 characters long"):
+        m.check_serial("devices[0]", "S" * 65)
+    with pytest.raises(m.ZtpError, match="field 'name': is 64 characters long"):
+        m.check_name("sites[0]", "name", "a" * 64)
+    with pytest.raises(m.ZtpError, match="labels.k"):
+        m.check_labels("d", {"k": "v" * 256})
+
+
+def test_labels_keep_template_text_and_stringify_scalars():
+    labels = m.check_labels("d", {"note": "{{ lookup('pipe', 'id') }}", "line": 1, "on": True})
+    assert labels == {"note": "{{ lookup('pipe', 'id') }}", "line": "1", "on": "true"}
+
+
+def test_workloads_are_validated():
+    assert m.check_workloads("cluster c", [{"name": "db", "type": "database", "count": 2}]) == \
+        [{"name": "db", "type": "database", "count": 2}]
+    with pytest.raises(m.ZtpError, match=r"cluster c: field 'workloads\[0\].type': 'huge' is not one of"):
+        m.check_workloads("cluster c", [{"name": "x", "type": "huge"}])
+    with pytest.raises(m.ZtpError, match=r"workloads\[1\].name.*listed twice"):
+        m.check_workloads("cluster c", [{"name": "x", "type": "medium"}, {"name": "x", "type": "heavy"}])
+    with pytest.raises(m.ZtpError, match=r"workloads\[0\].count.*at least 1"):
+        m.check_workloads("cluster c", [{"name": "x", "type": "medium", "count": 0}])
+
+
+# Hostnames ---------------------------------------------------------------------------
+
+def test_hostname_rule_is_deterministic_and_readable():
+    name = m.derive_hostname("plant-a", "control", "SN-0001", "00:11:22:33:44:55", "linux")
+    assert name == "plant-a-c-sn0001"
+    assert m.derive_hostname("plant-a", "control", "SN-0001", "00:11:22:33:44:55", "linux") == name
+
+
+def test_windows_hostnames_fit_netbios():
+    name = m.derive_hostname("Munich_Plant.North", "worker", "PF3K9X7Q2", "00:11:22:33:44:55", "windows")
+    assert len(name) <= 15 and re.match(r"^[a-z][a-z0-9-]*[a-z0-9]$", name)
+    assert name.endswith("-w-k9x7q2")
+
+
+def test_hostname_starts_with_a_letter():
+    assert m.derive_hostname("42-hall", "worker", "1234567", "00:11:22:33:44:55", "linux").startswith("s42-hall-w-")
+
+
+def test_hostname_collision_in_site_falls_back_deterministically():
+    first = m.derive_hostname("plant", "worker", "A-123456", "00:00:00:00:00:01", "linux")
+    second = m.derive_hostname("plant", "worker", "B-123456", "00:00:00:00:00:02", "linux", taken={first})
+    assert second != first and second.startswith("plant-w-")
+    assert second == m.derive_hostname("plant", "worker", "B-123456", "00:00:00:00:00:02", "linux", taken={first})
+
+
+@given(site=st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,40}", fullmatch=True),
+       serial=st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._:/+-]{0,30}", fullmatch=True),
+       role=st.sampled_from(m.ROLES), os_family=st.sampled_from(m.OS_FAMILIES))
+def test_derived_hostnames_always_pass_the_hostname_check(site, serial, role, os_family):
+    name = m.derive_hostname(site, role, serial, "00:11:22:33:44:55", os_family)
+    assert m.check_hostname("d", name, os_family) == name
+
+
+def test_given_hostnames_are_checked():
+    with pytest.raises(m.ZtpError, match="at most 15 are allowed for windows hosts"):
+        m.check_hostname("device SN-1", "a-very-long-windows-name", "windows")
+    for bad in ("Upper", "1abc", "under_score", "trailing-", "{{x}}"):
+        with pytest.raises(m.ZtpError, match="field 'hostname'"):
+            m.check_hostname("device SN-1", bad, "linux")
+
+
+# Lifecycle ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("current,wanted", [
+    ("registered", "discovered"), ("discovered", "os_installed"), ("os_installed", "configured"),
+    ("configured", "platform_ready"), ("platform_ready", "workloads_deployed"),
+    ("workloads_deployed", "operational"), ("configured", "failed"), ("operational", "decommissioned"),
+    ("operational", "registered"), ("discovered", "discovered"),
+])
+def test_legal_transitions(current, wanted):
+    m.check_transition("device SN-1", current, wanted, None)
+
+
+@pytest.mark.parametrize("current,wanted", [
+    ("registered", "configured"), ("discovered", "registered-ish"), ("operational", "configured"),
+    ("decommissioned", "discovered"), ("configured", "discovered"),
+])
+def test_illegal_transitions_name_device_state_and_request(current, wanted):
+    with pytest.raises(m.ZtpError) as err:
+        m.check_transition("device SN-1", current, wanted, None)
+    text = str(err.value)
+    assert text.startswith("device SN-1: field 'state':")
+    assert wanted in text
+    if wanted in m.STATES:
+        assert "from %s to %s" % (current, wanted) in text
+
+
+def test_retry_goes_back_to_the_failed_stage():
+    # failed in configure: retry from os_installed, or straight to configured
+    m.check_transition("d", "failed", "os_installed", "configure")
+    m.check_transition("d", "failed", "configured", "configure")
+    with pytest.raises(m.ZtpError, match="cannot move from failed to platform_ready"):
+        m.check_transition("d", "failed", "platform_ready", "configure")
+
+
+def test_failing_stage_is_the_one_being_worked_on():
+    assert m.failing_stage("registered", None) == "discover"
+    assert m.failing_stage("os_installed", None) == "configure"
+    assert m.failing_stage("failed", "platform") == "platform"
+    assert m.failing_stage("operational", None) is None
