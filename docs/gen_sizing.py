@@ -1,5 +1,5 @@
 # Copyright: contributors to the edgefleet.platform collection
-# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Render docs/sizing.md from the tables in plugins/module_utils/sizing.py.
 

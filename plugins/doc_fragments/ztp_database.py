@@ -37,6 +37,8 @@ options:
       - URL of the ZTP database.
       - V(sqlite:///abs/path/ztp.db) for SQLite or V(postgresql://user:password@host:port/dbname) for
         PostgreSQL (needs the Python package C(psycopg) 3.x on the controller).
+      - May hold a template using C(inventory_dir) (the folder of the inventory file) and
+        C(inventory_file), for example V(sqlite:///{{ inventory_dir }}/ztp.db).
       - Messages show the URL with the password replaced.
     type: str
     required: true

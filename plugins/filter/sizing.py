@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the edgefleet.platform collection
-# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Edge sizing filters; the logic and tables live in module_utils/sizing.py.
 
@@ -39,6 +39,7 @@ FILTERS = {
     "enforce_sizing": sizing.enforce_sizing,
     "cluster_sizing": sizing.cluster_sizing,
     "storage_policy": sizing.storage_policy,
+    "fleet_sizing": sizing.fleet_sizing,
 }
 
 

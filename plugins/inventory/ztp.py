@@ -73,6 +73,10 @@ cache_plugin: ansible.builtin.jsonfile
 cache_connection: /var/cache/ansible/ztp
 cache_timeout: 3600
 ---
+# lab.ztp.yml: a SQLite file relative to this inventory file
+plugin: edgefleet.platform.ztp
+database: "sqlite:///{{ inventory_dir }}/../../.lab/ztp.db"
+---
 # failed.ztp.yml: devices that need attention, grouped by the stage that failed
 plugin: edgefleet.platform.ztp
 database: sqlite:////srv/ztp/ztp.db
@@ -86,6 +90,7 @@ compose:
 
 import hashlib
 import json
+import os
 
 from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
@@ -120,7 +125,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache)
         self._read_config_data(path)
-        url = self.get_option("database")
+        url = self._database_url(path)
         filters = dict(site=self.get_option("sites"), region=self.get_option("regions"),
                        state=self.get_option("states"),
                        include_decommissioned=self.get_option("include_decommissioned"))
@@ -141,6 +146,17 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         if update_cache:
             self._cache[cache_key] = devices
         self._populate(devices)
+
+    def _database_url(self, path):
+        """The database option; a template in it sees inventory_dir, so a lab or
+        project can keep its SQLite file next to the inventory."""
+        url = self.get_option("database")
+        if isinstance(url, str) and "{{" in url:
+            config = os.path.abspath(path)
+            templar = self.templar.copy_with_new_env(
+                available_variables={"inventory_dir": os.path.dirname(config), "inventory_file": config})
+            url = templar.template(url)
+        return url
 
     def _fetch(self, url, filters):
         try:

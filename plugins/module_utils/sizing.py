@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the edgefleet.platform collection
-# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Edge sizing guidelines: the tables as data, and pure functions enforcing them.
 
@@ -570,4 +570,42 @@ def enforce_sizing(node: t.Any, workloads: t.Any, cluster_name: t.Any = None) ->
         report = sizing_report(node, workloads)
     if not report["ok"]:
         raise SizingViolationError(report)
+    return report
+
+
+def _has_hardware(node: Mapping) -> bool:
+    return all(node.get("ztp_" + field, node.get(field)) is not None for field in HARDWARE_FIELDS)
+
+
+def fleet_sizing(devices: t.Any) -> dict[str, t.Any]:
+    """Size every cluster of an inventory at once: what the preflight play runs.
+
+    ``devices`` are host variable mappings as the ztp inventory exposes them
+    (``ztp_cluster``, ``ztp_cluster_workloads`` and the hardware). Devices in no
+    cluster have no planned workloads and are skipped. A cluster with a device
+    whose hardware is not recorded yet is not sized (its one-node-down capacity
+    would be wrong): it is listed in ``pending`` with those devices, and the
+    discover stage records the hardware.
+    """
+    if not _is_list(devices):
+        raise SizingError(f"devices must be a list of host variable dicts, got {_describe(devices)}")
+    clusters: dict[str, list] = {}
+    for index, device in enumerate(devices):
+        if not isinstance(device, Mapping):
+            raise SizingError(f"devices[{index}] must be a dict of host variables, got {_describe(device)}")
+        cluster = device.get("ztp_cluster")
+        if cluster:
+            clusters.setdefault(str(cluster), []).append(device)
+    report: dict[str, t.Any] = {"ok": True, "clusters": {}, "violations": [], "warnings": [], "pending": {}}
+    for name in sorted(clusters):
+        members = clusters[name]
+        missing = [node_name(d, f"{name}[{i}]") for i, d in enumerate(members) if not _has_hardware(d)]
+        if missing:
+            report["pending"][name] = missing
+            continue
+        result = cluster_sizing(members, members[0].get("ztp_cluster_workloads") or [], cluster_name=name)
+        report["clusters"][name] = result
+        report["violations"].extend(result["violations"])
+        report["warnings"].extend(result["warnings"])
+    report["ok"] = not report["violations"]
     return report

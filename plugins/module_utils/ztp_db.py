@@ -63,7 +63,7 @@ except ImportError as exc:  # only PostgreSQL URLs need it
     PSYCOPG_IMPORT_ERROR = exc
 
 ENV_VAR = "EDGEFLEET_ZTP_DB"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SQLITE_BUSY_TIMEOUT_MS = 30000
 PG_RETRIES = 5
 CHUNK = 500  # IN (...) lists stay far below both engines' parameter limits
@@ -98,6 +98,10 @@ MIGRATIONS = {
         " from_state TEXT, to_state TEXT NOT NULL, stage TEXT, at TEXT NOT NULL, actor TEXT NOT NULL, reason TEXT)",
         "CREATE INDEX device_events_serial ON device_events (serial, id)",
         "{append_only}",
+    ],
+    # The hostname is the inventory host name: unique in the fleet, not only per site.
+    3: [
+        "CREATE UNIQUE INDEX devices_hostname ON devices (hostname)",
     ],
 }
 
@@ -200,9 +204,6 @@ class _Engine:
         with contextlib.suppress(Exception):
             self.script("ROLLBACK")
 
-    def table_exists(self, name: str) -> bool:
-        raise NotImplementedError  # pragma: no cover - each engine answers
-
     def is_retryable(self, exc: Exception) -> bool:
         return False
 
@@ -283,7 +284,7 @@ def _engine_for(url: str, dry_run: bool, create: bool) -> _Engine:
     if url.startswith("sqlite://"):
         if not url.startswith("sqlite:///"):
             raise ZtpDatabaseError("SQLite URLs look like sqlite:///abs/path/ztp.db, got %s" % url)
-        return _Sqlite(url, url[len("sqlite://"):], dry_run, create)
+        return _Sqlite(url, os.path.normpath(url[len("sqlite://"):]), dry_run, create)
     if url.startswith(("postgresql://", "postgres://")):
         return _Postgres(url)
     raise ZtpDatabaseError("unsupported ZTP database URL %s: use sqlite:///abs/path/ztp.db or postgresql://user:pass@host:port/db" % redact_url(url))
@@ -683,8 +684,7 @@ class _DeviceBatch:
         existing = self._load_devices(sorted(serials))
         sites = dict((s["name"], s) for s in self.store.sites())
         clusters = dict((c["name"], c) for c in self.store.clusters())
-        batch_sites = sorted(set([p["site"] for p in parsed if p.get("site")] + [d["site"] for d in existing.values()]))
-        taken = self._load_hostnames(batch_sites)  # site -> {hostname: serial}
+        taken = self._load_hostnames()  # hostname -> (serial, site)
         owners = self._load_mac_owners(sorted(set(m for p in parsed for m in p["all_macs"])))
         events, mac_rows, inserts, updates, changed_macs = [], [], [], [], []
         merged = []
@@ -748,13 +748,10 @@ class _DeviceBatch:
                     found[serial]["macs"].append(mac)
         return found
 
-    def _load_hostnames(self, sites: t.List[str]) -> dict:
-        taken = {}
-        for chunk in _chunks(sites):
-            for serial, site, hostname in self.engine.execute(
-                    "SELECT serial, site, hostname FROM devices WHERE site IN (%s)" % _placeholders(len(chunk)), list(chunk)):
-                taken.setdefault(site, {})[hostname] = serial
-        return taken
+    def _load_hostnames(self) -> dict:
+        # Fleet-wide: the hostname is the inventory host name, which must be unique.
+        return dict((hostname, (serial, site)) for serial, site, hostname
+                    in self.engine.execute("SELECT serial, site, hostname FROM devices"))
 
     def _load_mac_owners(self, macs: t.List[str]) -> dict:
         owners = {}
@@ -884,7 +881,6 @@ class _DeviceBatch:
             if "hostname" in p and p["hostname"] != old["hostname"]:
                 raise ZtpError(where, "hostname", "is frozen at %r once a device is past configured (state %s)" % (old["hostname"], old["state"]))
             return
-        names = taken.setdefault(rec["site"], {})
         if "hostname" in p:
             name, source = check_hostname(where, p["hostname"], rec["os_family"]), "given"
         elif old is not None and old["hostname_source"] == "given":
@@ -893,13 +889,13 @@ class _DeviceBatch:
             name, source = old["hostname"], "rule"
         else:
             name, source = derive_hostname(rec["site"], rec["role"], rec["serial"], rec["mac"], rec["os_family"],
-                                           _OthersIn(names, rec["serial"])), "rule"
-        holder = names.get(name)
+                                           _OthersIn(taken, rec["serial"])), "rule"
+        holder, holder_site = taken.get(name, (None, None))
         if holder is not None and holder != rec["serial"]:
-            raise ZtpError(where, "hostname", "%r is already used in site %s by device %s" % (name, rec["site"], holder))
-        if old is not None and taken.get(old["site"], {}).get(old["hostname"]) == rec["serial"]:
-            del taken[old["site"]][old["hostname"]]
-        names[name] = rec["serial"]
+            raise ZtpError(where, "hostname", "%r is already used by device %s in site %s" % (name, holder, holder_site))
+        if old is not None and taken.get(old["hostname"], (None,))[0] == rec["serial"]:
+            del taken[old["hostname"]]
+        taken[name] = (rec["serial"], rec["site"])
         rec["hostname"], rec["hostname_source"] = name, source
 
     def _claim_macs(self, p: dict, old: dict | None, rec: dict, owners: dict) -> list:
@@ -916,14 +912,14 @@ class _DeviceBatch:
 
 
 class _OthersIn(object):
-    """Hostnames of a site held by devices other than `serial` (for derive_hostname)."""
+    """Hostnames held by devices other than `serial` (for derive_hostname)."""
 
-    def __init__(self, names: dict, serial: str) -> None:
-        self.names = names
+    def __init__(self, taken: dict, serial: str) -> None:
+        self.taken = taken
         self.serial = serial
 
     def __contains__(self, name: object) -> bool:
-        return self.names.get(name, self.serial) != self.serial
+        return self.taken.get(name, (self.serial,))[0] != self.serial
 
 
 def _public(rec: dict) -> dict:

@@ -267,9 +267,9 @@ def derive_hostname(site: str, role: str, serial: str, mac: str, os_family: str,
     """Deterministic hostname: <site>-<c|w>-<last 6 of serial (or MAC)>.
 
     The site part is shortened to fit the limit (15 for Windows NetBIOS names,
-    63 otherwise). When the name is taken in the site, the serial tail becomes a
-    hash of the serial, then a counter is appended: still deterministic for a
-    given database content, and always unique per site.
+    63 otherwise): hyphens go first, then the end. When the name is taken, the
+    serial tail becomes a hash of the serial, then a counter is appended: still
+    deterministic for a given database content, and always unique.
     """
     limit = WINDOWS_HOSTNAME_MAX if os_family == "windows" else LINUX_HOSTNAME_MAX
     tail = re.sub(r"[^a-z0-9]", "", serial.lower())[-6:] or mac.replace(":", "")[-6:]
@@ -280,7 +280,7 @@ def derive_hostname(site: str, role: str, serial: str, mac: str, os_family: str,
     candidates = [tail, digest] + ["%s%d" % (digest[:4], n) for n in range(2, 100)]
     for suffix in candidates:
         keep = limit - len(suffix) - 3  # two hyphens and the role letter
-        prefix = site_part[:keep].rstrip("-")
+        prefix = site_part if len(site_part) <= keep else site_part.replace("-", "")[:keep]
         name = "%s-%s-%s" % (prefix, role[0], suffix)
         if name not in taken:
             return name

@@ -54,8 +54,10 @@ def test_inventory_list_matches_golden(tmp_path, db_url, ansible_env):
     load_fleet(db_url, ansible_env)
     listing = normalise(inventory_list(inventory_config(tmp_path, db_url), ansible_env))
     if os.environ.get("EDGEFLEET_UPDATE_GOLDEN") == "1" and db_url.startswith("sqlite"):
-        os.makedirs(os.path.dirname(GOLDEN), exist_ok=True)
-        with open(GOLDEN, "w") as handle:
+        # make runs the tests from a copy: write into the repository (EDGEFLEET_REPO_ROOT) when known
+        root = os.environ.get("EDGEFLEET_REPO_ROOT")
+        target = os.path.join(root, os.path.relpath(GOLDEN, os.path.join(FILES, "..", "..", ".."))) if root else GOLDEN
+        with open(target, "w") as handle:
             json.dump(listing, handle, indent=2, sort_keys=True)
             handle.write("\n")
     with open(GOLDEN) as handle:
@@ -102,7 +104,7 @@ def test_database_from_environment_and_filters(tmp_path, db_url, ansible_env):
     ansible_env["EDGEFLEET_ZTP_DB"] = db_url
     config = inventory_config(tmp_path, None, "regions: [emea]", "states: [registered, discovered]")
     listing = inventory_list(config, ansible_env)
-    assert sorted(listing["_meta"]["hostvars"]) == ["hub-emea-01", "plant-a-c-sn0001", "plant-a-c-sn0002", "plant-c-in7731"]
+    assert sorted(listing["_meta"]["hostvars"]) == ["hub-emea-01", "plant-a-c-sn0001", "plant-a-c-sn0002", "plantb-c-in7731"]
 
 
 def test_unknown_plugin_file_name_is_declined(tmp_path, db_url, ansible_env):

@@ -1,5 +1,5 @@
 # Copyright: contributors to the edgefleet.platform collection
-# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Tests for the edgefleet.platform sizing filters: the wrappers, their
 documentation, and the FQCN wiring through Ansible's Templar."""
@@ -23,6 +23,7 @@ from ansible_collections.edgefleet.platform.plugins.module_utils import sizing
 
 FILTER_NAMES = {
     "workload_resources", "node_requirements", "sizing_report", "enforce_sizing", "cluster_sizing", "storage_policy",
+    "fleet_sizing",
 }
 # .../ansible_collections/edgefleet/platform/plugins/module_utils/sizing.py
 COLLECTIONS_DIR = Path(sizing.__file__).parents[5]
@@ -39,7 +40,7 @@ def filters():
     return FilterModule().filters()
 
 
-def test_exactly_the_six_filters(filters):
+def test_exactly_the_documented_filters(filters):
     assert set(filters) == FILTER_NAMES
 
 

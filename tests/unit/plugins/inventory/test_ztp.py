@@ -55,18 +55,18 @@ def test_groups_and_hostvars(plugin_loader, tmp_path, fleet):
     inventory = parse(plugin_loader, tmp_path, fleet)
     groups = dict((name, sorted(h.name for h in g.get_hosts())) for name, g in inventory.groups.items())
     assert groups["site_plant_a"] == ["plant-a-c-sn0001", "plant-a-w-sn0002"]
-    assert groups["site_plant_b"] == ["plant-c-sn0003"]
-    assert groups["region_emea"] == ["plant-a-c-sn0001", "plant-a-w-sn0002", "plant-c-sn0003"]
+    assert groups["site_plant_b"] == ["plantb-c-sn0003"]
+    assert groups["region_emea"] == ["plant-a-c-sn0001", "plant-a-w-sn0002", "plantb-c-sn0003"]
     assert groups["cluster_plant_a_line1"] == ["plant-a-c-sn0001", "plant-a-w-sn0002"]
     assert groups["topology_multi_node"] == ["plant-a-c-sn0001", "plant-a-w-sn0002"]
-    assert groups["topology_single_node"] == ["plant-c-sn0003"]
-    assert groups["role_control"] == ["plant-a-c-sn0001", "plant-c-sn0003"]
+    assert groups["topology_single_node"] == ["plantb-c-sn0003"]
+    assert groups["role_control"] == ["plant-a-c-sn0001", "plantb-c-sn0003"]
     assert groups["role_worker"] == ["plant-a-w-sn0002"]
-    assert groups["edge"] == ["plant-a-c-sn0001", "plant-a-w-sn0002", "plant-c-sn0003"]
+    assert groups["edge"] == ["plant-a-c-sn0001", "plant-a-w-sn0002", "plantb-c-sn0003"]
     assert groups["platform_k3s"] == ["plant-a-c-sn0001", "plant-a-w-sn0002"]
     assert groups["os_linux"] == ["plant-a-c-sn0001", "plant-a-w-sn0002"]
-    assert groups["os_windows"] == ["plant-c-sn0003"]
-    assert groups["state_registered"] == ["plant-a-c-sn0001", "plant-c-sn0003"]
+    assert groups["os_windows"] == ["plantb-c-sn0003"]
+    assert groups["state_registered"] == ["plant-a-c-sn0001", "plantb-c-sn0003"]
     assert groups["state_discovered"] == ["plant-a-w-sn0002"]
     host = inventory.get_host("plant-a-c-sn0001").vars
     assert host["ansible_host"] == "192.0.2.10"
@@ -74,7 +74,7 @@ def test_groups_and_hostvars(plugin_loader, tmp_path, fleet):
     assert (host["ztp_cpu_cores"], host["ztp_memory_mb"], host["ztp_disk_gb"], host["ztp_disk_type"]) == (4, 8192, 128, "ssd")
     assert host["ztp_cluster_workloads"] == [{"name": "opcua-gateway", "type": "medium"}, {"name": "historian", "type": "database"}]
     assert host["ztp_labels"]["line"] == "1"
-    windows = inventory.get_host("plant-c-sn0003").vars
+    windows = inventory.get_host("plantb-c-sn0003").vars
     assert windows["ansible_connection"] == "winrm" and windows["ansible_port"] == 5986
     assert "ansible_connection" not in host
 
@@ -94,7 +94,7 @@ def test_filters_and_decommissioned(plugin_loader, tmp_path, fleet):
     names = sorted(parse(plugin_loader, tmp_path, fleet).hosts)
     assert names == ["plant-a-c-sn0001", "plant-a-w-sn0002"]
     names = sorted(parse(plugin_loader, tmp_path, fleet, include_decommissioned="true").hosts)
-    assert names == ["plant-a-c-sn0001", "plant-a-w-sn0002", "plant-c-sn0003"]
+    assert names == ["plant-a-c-sn0001", "plant-a-w-sn0002", "plantb-c-sn0003"]
     assert sorted(parse(plugin_loader, tmp_path, fleet, sites="[plant-a]", states="[discovered]").hosts) == ["plant-a-w-sn0002"]
     assert sorted(parse(plugin_loader, tmp_path, fleet, regions="[apac]").hosts) == []
 
@@ -132,3 +132,12 @@ def test_one_parse_is_a_constant_number_of_queries(plugin_loader, tmp_path, db_u
     assert len(inventory.hosts) == 153
     # schema check (2) + devices (1) + MACs (1), whatever the fleet size
     assert seen == [4]
+
+
+def test_database_path_relative_to_the_inventory_file(plugin_loader, tmp_path, fleet):
+    (tmp_path / "inv").mkdir()
+    config = tmp_path / "inv" / "lab.ztp.yml"
+    config.write_text('plugin: edgefleet.platform.ztp\ndatabase: "sqlite:///{{ inventory_dir }}/../ztp.db"\n')
+    inventory = InventoryData()
+    plugin_loader.get("edgefleet.platform.ztp").parse(inventory, DataLoader(), str(config), cache=False)
+    assert "plant-a-c-sn0001" in inventory.hosts

@@ -1,5 +1,5 @@
 # Copyright: contributors to the edgefleet.platform collection
-# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Table-driven and property tests for module_utils/sizing.py.
 
@@ -691,3 +691,41 @@ def test_docs_show_the_tables():
         assert row in text
     assert sizing.ENFORCE_VARIABLE == "edgefleet_sizing_enforce"
     assert "`edgefleet_sizing_enforce` (bool, default `true`)" in text
+
+
+# --- fleet_sizing (the preflight play) ------------------------------------------
+
+def _host(name, cluster, cores=4, memory=8192, disk=128, kind="ssd", workloads=None):
+    return {"inventory_hostname": name, "ztp_cluster": cluster, "ztp_cpu_cores": cores, "ztp_memory_mb": memory,
+            "ztp_disk_gb": disk, "ztp_disk_type": kind,
+            "ztp_cluster_workloads": workloads if workloads is not None else [{"name": "gw", "type": "medium"}]}
+
+
+def test_fleet_sizing_lists_every_violation_of_every_cluster():
+    many = [{"name": "w%d" % i, "type": "heavy"} for i in range(20)]
+    report = sizing.fleet_sizing([
+        _host("a1", "line-a", memory=2048),                 # below 4 GB
+        _host("b1", "line-b", kind="hdd"),                  # HDD where an SSD is needed
+        _host("c1", "single", workloads=many),              # 20 workloads on 4 cores
+        _host("ok1", "fine"),
+        {"inventory_hostname": "loose", "ztp_cluster": None},
+    ])
+    assert not report["ok"]
+    assert sorted(report["clusters"]) == ["fine", "line-a", "line-b", "single"]
+    text = "\n".join(report["violations"])
+    assert "a1" in text and "b1" in text and "c1" in text and "ok1" not in text
+    assert report["clusters"]["fine"]["ok"]
+
+
+def test_fleet_sizing_leaves_clusters_with_unrecorded_hardware_pending():
+    unknown = {"inventory_hostname": "new", "ztp_cluster": "line-a", "ztp_cpu_cores": None,
+               "ztp_memory_mb": None, "ztp_disk_gb": None, "ztp_disk_type": None, "ztp_cluster_workloads": []}
+    report = sizing.fleet_sizing([_host("a1", "line-a"), unknown])
+    assert report["ok"] and report["pending"] == {"line-a": ["new"]} and report["clusters"] == {}
+
+
+def test_fleet_sizing_bad_input():
+    with pytest.raises(sizing.SizingError, match="devices must be a list"):
+        sizing.fleet_sizing({"a": 1})
+    with pytest.raises(sizing.SizingError, match=r"devices\[0\] must be a dict"):
+        sizing.fleet_sizing(["x"])

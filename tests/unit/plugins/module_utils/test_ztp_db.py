@@ -72,7 +72,7 @@ def test_import_updates_only_what_differs(db_url, example):
     (lambda d: d["devices"][1].update(labels={"k": "x" * 300}), "device SN-0002", "labels.k", "at most 255"),
     (lambda d: d["devices"][1].update(color="red"), "device SN-0002", "color", "unknown field"),
     (lambda d: d["devices"][2].update(hostname="plant-b-windows-host"), "device SN-0003", "hostname", "at most 15"),
-    (lambda d: d["devices"][1].update(hostname="plant-a-c-sn0001"), "device SN-0002", "hostname", "already used in site plant-a by device SN-0001"),
+    (lambda d: d["devices"][1].update(hostname="plant-a-c-sn0001"), "device SN-0002", "hostname", "already used by device SN-0001 in site plant-a"),
     (lambda d: d["devices"][1].pop("site"), "device SN-0002", "site", "required for a new device"),
     (lambda d: d["clusters"][0]["workloads"].append({"name": "x", "type": "gigantic"}), "cluster plant-a-line1", "workloads[2].type", "not one of"),
     (lambda d: d["sites"][0].update(topology="mesh"), "site plant-a", "topology", "'mesh' is not one of"),
@@ -197,7 +197,24 @@ def test_derived_hostnames_stay_unique_per_site(db_url, example):
         names = dict((d["serial"], d["hostname"]) for d in store.devices())
     assert names["A-000001"] == "plant-a-w-000001"
     assert names["B-000001"] != names["A-000001"]
-    assert names["C-000001"] == "plant-b-w-000001"  # another site may reuse it
+    assert names["C-000001"] == "plant-b-w-000001"
+
+
+def test_hostnames_are_unique_across_sites(db_url, example):
+    # Windows names shorten the site: "plant-1x" and "plant1x" both become "plant1"
+    example["sites"] += [{"name": "plant-1x", "region": "emea", "topology": "single_node"},
+                         {"name": "plant1x", "region": "emea", "topology": "single_node"}]
+    example["devices"] = [
+        {"serial": "A-777777", "mac": "02:00:00:00:00:01", "site": "plant-1x", "role": "worker", "os_family": "windows"},
+        {"serial": "B-777777", "mac": "02:00:00:00:00:02", "site": "plant1x", "role": "worker", "os_family": "windows"},
+    ]
+    with ZtpStore(db_url) as store:
+        store.import_data(example, "t")
+        names = [d["hostname"] for d in store.devices()]
+        assert len(set(names)) == 2 and all(len(n) <= 15 for n in names)
+        first = [d["hostname"] for d in store.devices() if d["serial"] == "A-777777"][0]
+        with pytest.raises(ZtpError, match="already used by device A-777777 in site plant-1x"):
+            store.save_devices([{"serial": "B-777777", "hostname": first}], "t")
 
 
 def test_check_mode_creates_no_file_and_writes_nothing(tmp_path, example):
