@@ -99,6 +99,7 @@ from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_db import (
     ZtpError,
     ZtpStore,
     redact_url,
+    scrub,
 )
 from ansible_collections.edgefleet.platform.plugins.plugin_utils.unsafe import make_unsafe
 
@@ -165,7 +166,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         except (ZtpDatabaseError, ZtpError) as exc:
             raise AnsibleParserError("edgefleet.platform.ztp: %s" % exc)
         except Exception as exc:
-            raise AnsibleParserError("edgefleet.platform.ztp: reading %s failed: %s" % (redact_url(url), exc))
+            raise AnsibleParserError("edgefleet.platform.ztp: reading %s failed: %s" % (redact_url(url), scrub(str(exc), url)))
 
     def _populate(self, devices):
         strict = self.get_option("strict")

@@ -39,6 +39,7 @@ from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_model impor
     STATES,
     TOPOLOGIES,
     ZtpError,
+    check_choice,
     check_hardware,
     check_hostname,
     check_ip,
@@ -146,7 +147,8 @@ def redact_url(url: str) -> str:
     return re.sub(r"^([a-z][a-z0-9+.-]*://[^:/@]*):[^@]*@", r"\1:********@", url or "", flags=re.I)
 
 
-def _scrub(message: str, url: str) -> str:
+def scrub(message: str, url: str) -> str:
+    """message with the URL and its password replaced."""
     password = re.match(r"^[a-z][a-z0-9+.-]*://[^:/@]*:([^@]*)@", url or "", re.I)
     message = message.replace(url, redact_url(url)) if url else message
     if password and password.group(1):
@@ -259,7 +261,7 @@ class _Postgres(_Engine):
         try:
             self.conn = psycopg.connect(url, autocommit=True, connect_timeout=15)
         except psycopg.Error as exc:
-            raise ZtpDatabaseError("cannot connect to %s: %s" % (redact_url(url), _scrub(str(exc).strip(), url)))
+            raise ZtpDatabaseError("cannot connect to %s: %s" % (redact_url(url), scrub(str(exc).strip(), url)))
 
     def sql(self, statement: str) -> str:
         return statement.replace("?", "%s")
@@ -398,7 +400,7 @@ class ZtpStore:
             except Exception as exc:
                 if self.dry_run or attempt == PG_RETRIES - 1 or not self.engine.is_retryable(exc):
                     if isinstance(exc, (sqlite3.Error,)) or type(exc).__module__.startswith("psycopg"):
-                        raise ZtpDatabaseError("ZTP database %s: %s" % (self.redacted_url, _scrub(str(exc).strip(), self.url)))
+                        raise ZtpDatabaseError("ZTP database %s: %s" % (self.redacted_url, scrub(str(exc).strip(), self.url)))
                     raise
                 time.sleep(0.05 * (attempt + 1))
         raise AssertionError("unreachable")  # pragma: no cover
@@ -556,26 +558,42 @@ class ZtpStore:
         for name in new:
             self._record_diff(result, "regions", name, None, {"name": name})
 
-    def _import_sites(self, items: list, stamp: str, result: dict) -> None:
-        existing = dict((s["name"], s) for s in self.sites())
-        regions = set(r["name"] for r in self.regions())
+    def _named_items(self, kind: str, items: list, fields: t.Sequence[str]) -> t.Iterator[tuple]:
+        """(name, where, item) of each record, with mapping, name, duplicates and fields checked."""
+        label = kind[:-1]  # sites -> site
         seen = set()
-        inserts, updates = [], []
         for index, item in enumerate(items):
-            where = "sites[%d]" % index
+            where = "%s[%d]" % (kind, index)
             if not isinstance(item, dict):
                 raise ZtpError(where, None, "a mapping is required")
             name = check_name(where, "name", item.get("name"))
-            where = "site %s" % name
+            where = "%s %s" % (label, name)
             if name in seen:
-                raise ZtpError(where, "name", "site %s is listed twice" % name)
+                raise ZtpError(where, "name", "%s %s is listed twice" % (label, name))
             seen.add(name)
-            _no_unknown(where, item, ("name", "region", "topology", "kind", "connectivity"))
+            _no_unknown(where, item, fields)
+            yield name, where, item
+
+    def _classify(self, result: dict, kind: str, name: str, old: dict | None, rec: dict) -> str | None:
+        """Whether a record is created, updated or unchanged; counted and diffed in result."""
+        if old is not None and rec == old:
+            result["unchanged"][kind] += 1
+            return None
+        status = "created" if old is None else "updated"
+        result[status][kind].append(name)
+        self._record_diff(result, kind, name, old, rec)
+        return status
+
+    def _import_sites(self, items: list, stamp: str, result: dict) -> None:
+        existing = dict((s["name"], s) for s in self.sites())
+        regions = set(r["name"] for r in self.regions())
+        inserts, updates = [], []
+        for name, where, item in self._named_items("sites", items, ("name", "region", "topology", "kind", "connectivity")):
             old = existing.get(name)
             rec = dict(old) if old else {"name": name, "kind": "edge", "connectivity": "online"}
             for key, choices in (("topology", TOPOLOGIES), ("kind", SITE_KINDS), ("connectivity", CONNECTIVITY)):
                 if item.get(key) is not None:
-                    rec[key] = _choice(where, key, item[key], choices)
+                    rec[key] = check_choice(where, key, item[key], choices)
             if item.get("region") is not None:
                 rec["region"] = check_name(where, "region", item["region"])
             for key in ("region", "topology"):
@@ -583,16 +601,11 @@ class ZtpStore:
                     raise ZtpError(where, key, "is required for a new site")
             if rec["region"] not in regions:
                 raise ZtpError(where, "region", "unknown region %r (add it under regions)" % rec["region"])
-            if old is None:
+            status = self._classify(result, "sites", name, old, rec)
+            if status == "created":
                 inserts.append((name, rec["region"], rec["topology"], rec["kind"], rec["connectivity"], stamp, stamp))
-                result["created"]["sites"].append(name)
-                self._record_diff(result, "sites", name, None, rec)
-            elif rec != old:
+            elif status == "updated":
                 updates.append((rec["region"], rec["topology"], rec["kind"], rec["connectivity"], stamp, name))
-                result["updated"]["sites"].append(name)
-                self._record_diff(result, "sites", name, old, rec)
-            else:
-                result["unchanged"]["sites"] += 1
         self.engine.executemany("INSERT INTO sites (name, region, topology, kind, connectivity, created_at, updated_at)"
                                 " VALUES (?, ?, ?, ?, ?, ?, ?)", inserts)
         self.engine.executemany("UPDATE sites SET region = ?, topology = ?, kind = ?, connectivity = ?, updated_at = ?"
@@ -601,18 +614,8 @@ class ZtpStore:
     def _import_clusters(self, items: list, stamp: str, result: dict) -> None:
         existing = dict((c["name"], c) for c in self.clusters())
         sites = set(s["name"] for s in self.sites())
-        seen = set()
         inserts, updates = [], []
-        for index, item in enumerate(items):
-            where = "clusters[%d]" % index
-            if not isinstance(item, dict):
-                raise ZtpError(where, None, "a mapping is required")
-            name = check_name(where, "name", item.get("name"))
-            where = "cluster %s" % name
-            if name in seen:
-                raise ZtpError(where, "name", "cluster %s is listed twice" % name)
-            seen.add(name)
-            _no_unknown(where, item, ("name", "site", "platform", "workloads"))
+        for name, where, item in self._named_items("clusters", items, ("name", "site", "platform", "workloads")):
             old = existing.get(name)
             rec = dict(old) if old else {"name": name, "platform": "k3s", "workloads": []}
             if item.get("site") is not None:
@@ -624,28 +627,17 @@ class ZtpStore:
             if old is not None and old["site"] != rec["site"]:
                 raise ZtpError(where, "site", "a cluster cannot move from site %s to %s" % (old["site"], rec["site"]))
             if item.get("platform") is not None:
-                rec["platform"] = _choice(where, "platform", item["platform"], PLATFORMS)
+                rec["platform"] = check_choice(where, "platform", item["platform"], PLATFORMS)
             if item.get("workloads") is not None:
                 rec["workloads"] = check_workloads(where, item["workloads"])
-            if old is None:
+            status = self._classify(result, "clusters", name, old, rec)
+            if status == "created":
                 inserts.append((name, rec["site"], rec["platform"], _dumps(rec["workloads"]), stamp, stamp))
-                result["created"]["clusters"].append(name)
-                self._record_diff(result, "clusters", name, None, rec)
-            elif rec != old:
+            elif status == "updated":
                 updates.append((rec["platform"], _dumps(rec["workloads"]), stamp, name))
-                result["updated"]["clusters"].append(name)
-                self._record_diff(result, "clusters", name, old, rec)
-            else:
-                result["unchanged"]["clusters"] += 1
         self.engine.executemany("INSERT INTO clusters (name, site, platform, workloads, created_at, updated_at)"
                                 " VALUES (?, ?, ?, ?, ?, ?)", inserts)
         self.engine.executemany("UPDATE clusters SET platform = ?, workloads = ?, updated_at = ? WHERE name = ?", updates)
-
-
-def _choice(record: str, field: str, value: t.Any, choices: t.Sequence[str]) -> str:
-    if not isinstance(value, str) or value not in choices:
-        raise ZtpError(record, field, "%r is not one of %s" % (value, ", ".join(choices)))
-    return value
 
 
 def _no_unknown(record: str, item: dict, known: t.Sequence[str]) -> None:
@@ -775,7 +767,7 @@ class _DeviceBatch:
             p["cluster"] = check_name(where, "cluster", item["cluster"]) if item["cluster"] != "" else None
         for key, choices in (("role", ROLES), ("os_family", OS_FAMILIES)):
             if item.get(key) is not None:
-                p[key] = _choice(where, key, item[key], choices)
+                p[key] = check_choice(where, key, item[key], choices)
         if item.get("mac") is not None:
             p["mac"] = normalize_mac(where, "mac", item["mac"])
         if item.get("macs") is not None:
@@ -804,9 +796,9 @@ class _DeviceBatch:
             except (TypeError, ValueError) as exc:
                 raise ZtpError(where, "facts", "must be plain data: %s" % exc)
         if item.get("state") is not None:
-            p["state"] = _choice(where, "state", item["state"], STATES)
+            p["state"] = check_choice(where, "state", item["state"], STATES)
         if item.get("stage") is not None:
-            p["stage"] = _choice(where, "stage", item["stage"], tuple(STAGES))
+            p["stage"] = check_choice(where, "stage", item["stage"], tuple(STAGES))
         if item.get("reason") is not None:
             p["reason"] = check_text(where, "reason", item["reason"], MAX_REASON)
         return p
@@ -929,4 +921,4 @@ def _public(rec: dict) -> dict:
     return dict((k, rec[k]) for k in keys)
 
 
-__all__ = ["ZtpStore", "ZtpError", "ZtpDatabaseError", "redact_url", "resolve_url", "ENV_VAR", "SCHEMA_VERSION", "LIFECYCLE"]
+__all__ = ["ZtpStore", "ZtpError", "ZtpDatabaseError", "redact_url", "resolve_url", "scrub", "ENV_VAR", "SCHEMA_VERSION", "LIFECYCLE"]

@@ -79,7 +79,7 @@ class ZtpError(ValueError):
         super().__init__("%s: %s" % (where, message))
 
 
-def _check_choice(record: str, field: str, value: t.Any, choices: t.Sequence[str]) -> str:
+def check_choice(record: str, field: str, value: t.Any, choices: t.Sequence[str]) -> str:
     if not isinstance(value, str) or value not in choices:
         raise ZtpError(record, field, "%r is not one of %s" % (value, ", ".join(choices)))
     return value
@@ -180,7 +180,7 @@ def check_hardware(record: str, value: t.Any) -> dict:
     if value.get("disk_gb") is not None:
         out["disk_gb"] = check_count(record, "hardware.disk_gb", value["disk_gb"], allow_float=True)
     if value.get("disk_type") is not None:
-        out["disk_type"] = _check_choice(record, "hardware.disk_type", value["disk_type"], DISK_TYPES)
+        out["disk_type"] = check_choice(record, "hardware.disk_type", value["disk_type"], DISK_TYPES)
     return out
 
 
@@ -234,7 +234,7 @@ def check_workloads(record: str, value: t.Any) -> list:
         if name in seen:
             raise ZtpError(record, field + ".name", "workload %r is listed twice" % name)
         seen.add(name)
-        entry = {"name": name, "type": _check_choice(record, field + ".type", item.get("type"), WORKLOAD_TYPES)}
+        entry = {"name": name, "type": check_choice(record, field + ".type", item.get("type"), WORKLOAD_TYPES)}
         if item.get("count") is not None:
             count = check_count(record, field + ".count", item["count"])
             if count < 1:

@@ -18,6 +18,17 @@ FLEET = {
 }
 
 
+def _run_together(jobs):
+    """Run (function, args) jobs in parallel processes; each must succeed."""
+    ctx = multiprocessing.get_context("fork")
+    workers = [ctx.Process(target=func, args=args) for func, args in jobs]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(300)
+        assert worker.exitcode == 0
+
+
 def _writer(url, key, rounds, bulk):
     for i in range(rounds):
         with ZtpStore(url) as store:
@@ -33,13 +44,7 @@ def test_concurrent_writers_lose_no_update(db_url, bulk):
     with ZtpStore(db_url) as store:
         store.import_data(FLEET, "t")
     rounds = 25
-    ctx = multiprocessing.get_context("fork")
-    workers = [ctx.Process(target=_writer, args=(db_url, key, rounds, bulk)) for key in ("a", "b")]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(300)
-        assert w.exitcode == 0
+    _run_together([(_writer, (db_url, key, rounds, bulk)) for key in ("a", "b")])
     with ZtpStore(db_url) as store:
         device = store.devices(serial=["SN000"])[0]
         events = store.engine.execute("SELECT COUNT(*) FROM device_events")[0][0]
@@ -58,13 +63,7 @@ def _concurrent_import(url, offset):
 def test_two_importers_creating_the_same_devices_both_succeed(db_url):
     with ZtpStore(db_url) as store:
         store.import_data(FLEET, "t")
-    ctx = multiprocessing.get_context("fork")
-    workers = [ctx.Process(target=_concurrent_import, args=(db_url, n)) for n in (1, 2)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(300)
-        assert w.exitcode == 0
+    _run_together([(_concurrent_import, (db_url, n)) for n in (1, 2)])
     with ZtpStore(db_url) as store:
         created = store.devices(serial=["NEW%03d" % i for i in range(10)], with_events=True)
     assert len(created) == 10

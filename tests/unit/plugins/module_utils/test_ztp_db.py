@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import sqlite3
 
@@ -334,27 +333,3 @@ def test_reads_take_a_constant_number_of_queries(tmp_path):
             assert len(store.devices()) == n
             statements.append(store.engine.statements - before)
     assert statements[0] == statements[1] == 2
-
-
-def _bump_labels(url, key, rounds):
-    for i in range(rounds):
-        with ZtpStore(url) as store:
-            store.save_devices([{"serial": "SN00000", "labels": {key: str(i)}}], key)
-
-
-def test_two_processes_lose_no_update(db_url):
-    with ZtpStore(db_url) as store:
-        store.import_data(_fleet(3), "t")
-    ctx = multiprocessing.get_context("fork")
-    rounds = 40
-    workers = [ctx.Process(target=_bump_labels, args=(db_url, key, rounds)) for key in ("a", "b")]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(120)
-        assert w.exitcode == 0
-    with ZtpStore(db_url) as store:
-        device = store.devices(serial=["SN00000"])[0]
-    # every one of the 2 x 40 read-modify-write updates landed
-    assert device["labels"] == {"i": "0", "a": str(rounds - 1), "b": str(rounds - 1)}
-    assert device["revision"] == 1 + 2 * rounds
