@@ -49,7 +49,7 @@ PYTEST_OPTS = -p no:cacheprovider -o consider_namespace_packages=true
 # Extra pytest arguments, e.g. make units PYTEST_ARGS='-n 2 -k ztp'
 PYTEST_ARGS ?=
 
-.PHONY: test venv tree lint sanity changelog-lint build units integration clean images lab lab-down molecule lab-test
+.PHONY: test venv tree lint sanity changelog-lint build units integration clean images lab lab-down molecule lab-test vm-image
 
 test: venv tree lint sanity changelog-lint build units integration molecule lab-test
 
@@ -106,11 +106,15 @@ lab: venv tree images
 lab-down: venv tree
 	$(ANSIBLE_ENV) $(BIN)/ansible-playbook lab/down.yml -e lab_fleet="$(LAB_FLEET)"
 
-# Molecule scenarios (molecule/<name>), run from the repository root; roles and
-# plugins come from the tree copy through ANSIBLE_COLLECTIONS_PATH.
-SCENARIOS ?= discover multi_node
-molecule: venv tree images
+# Molecule scenarios (molecule/<name>), run from the repository root: the
+# podman ones on the lab images, `vm` on a QEMU guest (lab/vm, image cached in
+# ~/.cache/edgefleet/vm). Roles and plugins come from the collection tree.
+SCENARIOS ?= discover multi_node vm
+molecule: venv tree images vm-image
 	for s in $(SCENARIOS); do $(ANSIBLE_ENV) $(BIN)/molecule test -s "$$s"; done
+
+vm-image:
+	bash lab/vm/build-image.sh >/dev/null
 
 # The README's main job end to end, on its own fleet (tests/lab/fleet.yml) and
 # its own lab state in the tree copy, so a running `make lab` is left alone.

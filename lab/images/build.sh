@@ -31,6 +31,8 @@ export LC_ALL=C.UTF-8 DEBIAN_FRONTEND=noninteractive
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 self="$here/$(basename "${BASH_SOURCE[0]}")"
+# shellcheck source=../lib/debian.sh
+. "$here/../lib/debian.sh"
 # shellcheck source=../env.sh
 . "$here/../env.sh"
 
@@ -84,82 +86,10 @@ HOST_PACKAGES=(
     tar coreutils util-linux
 )
 
-ensure_host_packages() {
-    local missing=() p
-    for p in "${HOST_PACKAGES[@]}"; do
-        dpkg-query -W -f='${db:Status-Status}\n' "$p" 2>/dev/null | grep -qx installed \
-            || missing+=("$p")
-    done
-    ((${#missing[@]})) || return 0
-    command -v apt-get >/dev/null || die "missing host packages (${missing[*]}) and no apt-get"
-    log "installing host packages: ${missing[*]}"
-    apt-get update -qq >/dev/null || die "apt-get update failed"
-    # --no-install-recommends: podman Recommends pull in crun/buildah/fuse-overlayfs
-    # that the lab does not use. Naming runc satisfies podman's `crun | runc`.
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
-        || die "apt-get install ${missing[*]} failed"
-}
-
-# ----------------------------------------------------------------- mirror
-# Prints the URI of the first enabled `deb` source that serves a Debian
-# release suite (bookworm, trixie, stable, ...; not -security/-updates/
-# -backports), from one-line .list files and deb822 .sources files.
-apt_source_uris() {
-    local f
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-        [[ -r $f ]] || continue
-        # deb [opts] URI suite comp...
-        sed -e 's/#.*//' "$f" | awk '$1 == "deb" {
-            i = 2
-            if ($2 ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
-            if (i + 1 <= NF) print $i, $(i + 1)
-        }'
-    done
-    for f in /etc/apt/sources.list.d/*.sources; do
-        [[ -r $f ]] || continue
-        # deb822: paragraphs separated by blank lines; print "URI suite" pairs.
-        awk 'function flush() {
-                 if (types ~ /(^| )deb( |$)/ && enabled !~ /^(no|false|0)$/) {
-                     n = split(uris, u, " "); m = split(suites, s, " ")
-                     for (a = 1; a <= n; a++) for (b = 1; b <= m; b++) print u[a], s[b]
-                 }
-                 types = uris = suites = enabled = ""
-             }
-             /^[ \t]*#/ { next }
-             /^[ \t]*$/ { flush(); next }
-             /^[^ \t]/ { key = tolower($1); sub(/:.*/, "", key); val = $0; sub(/^[^:]*:[ \t]*/, "", val) }
-             /^[ \t]/  { val = $0 }   # continuation lines are ignored but for the fields we read
-             key == "types"   { types = val }
-             key == "uris"    { uris = val }
-             key == "suites"  { suites = val }
-             key == "enabled" { enabled = tolower(val) }
-             END { flush() }' "$f"
-    done
-}
-
-find_mirror() {
-    if [[ -n ${EDGEFLEET_DEBIAN_MIRROR:-} ]]; then
-        printf '%s\n' "${EDGEFLEET_DEBIAN_MIRROR%/}"
-        return
-    fi
-    local uri suite
-    while read -r uri suite; do
-        [[ $uri =~ ^https?:// ]] || continue
-        case $suite in
-            *-security | */updates | *-updates | *-backports) continue ;;
-            buster | bullseye | bookworm | trixie | forky | sid | oldstable | stable | testing | unstable)
-                printf '%s\n' "${uri%/}"
-                return ;;
-        esac
-    done < <(apt_source_uris)
-    die "no Debian archive found in /etc/apt/sources.list{,.d/*.list,.d/*.sources};" \
-        "set EDGEFLEET_DEBIAN_MIRROR (e.g. http://deb.debian.org/debian)"
-}
-
 # ----------------------------------------------------------------- recipe
 recipe_hash() { # suite mirror
     {
-        sha256sum <"$self"
+        cat "$self" "$here/../lib/debian.sh" | sha256sum
         printf 'packages=%s\nmirror=%s\nsuite=%s\n' "${PACKAGES[*]}" "$2" "$1"
     } | sha256sum | cut -d' ' -f1
 }
@@ -169,26 +99,6 @@ image_label() { # ref
 }
 
 # ----------------------------------------------------------------- rootfs
-# Unmount anything left mounted below $1 (debootstrap mounts proc/sys and, in
-# containers, binds /dev) so that removing the tree can never reach the host.
-umount_below() {
-    local m
-    # /proc/mounts escapes spaces as \040; our temp paths have none.
-    while read -r m; do
-        umount -l "$m" 2>/dev/null || true
-    done < <(awk -v r="$1" '$2 == r || index($2, r "/") == 1 { print $2 }' /proc/mounts | sort -r)
-}
-
-cleanup_dir() { # dir
-    [[ -n $1 && -d $1 ]] || return 0
-    umount_below "$1"
-    if awk -v r="$1" 'index($2, r "/") == 1 { found = 1 } END { exit !found }' /proc/mounts; then
-        log "warning: mounts remain below $1, leaving it in place"
-        return 0
-    fi
-    rm -rf --one-file-system "$1"
-}
-
 customize_rootfs() { # root suite
     local root=$1 suite=$2
 
@@ -331,7 +241,7 @@ main() {
     done
     [[ $(id -u) == 0 ]] || die "must run as root (debootstrap, rootful podman)"
 
-    ensure_host_packages
+    ensure_host_packages "${HOST_PACKAGES[@]}"
     local mirror
     mirror=$(find_mirror)
 
