@@ -691,7 +691,7 @@ class _DeviceBatch:
                         del owners[mac]
         for p, old, rec, new_events in merged:
             self._claim_hostname(p, old, rec, taken)
-            macs = self._claim_macs(p, old, rec, owners)
+            macs = self._claim_macs(p, rec, owners)
             if old is None:
                 inserts.append(_device_row(rec))
                 changed_macs.append(rec["serial"])
@@ -890,7 +890,7 @@ class _DeviceBatch:
         taken[name] = (rec["serial"], rec["site"])
         rec["hostname"], rec["hostname_source"] = name, source
 
-    def _claim_macs(self, p: dict, old: dict | None, rec: dict, owners: dict) -> list:
+    def _claim_macs(self, p: dict, rec: dict, owners: dict) -> list:
         where = p["where"]
         rows = [(rec["mac"], rec["serial"], 1)] + [(m, rec["serial"], 0) for m in rec["macs"]]
         if rec["mac"] in rec["macs"]:
