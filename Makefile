@@ -109,7 +109,7 @@ lab-down: venv tree
 # Molecule scenarios (molecule/<name>), run from the repository root: the
 # podman ones on the lab images, `vm` on a QEMU guest (lab/vm, image cached in
 # ~/.cache/edgefleet/vm). Roles and plugins come from the collection tree.
-SCENARIOS ?= discover multi_node vm
+SCENARIOS ?= discover multi_node os_hardening vm
 molecule: venv tree images vm-image
 	for s in $(SCENARIOS); do $(ANSIBLE_ENV) $(BIN)/molecule test -s "$$s"; done
 

@@ -57,12 +57,17 @@ PACKAGES=(
 )
 
 # Units to mask because they make no sense in a container and would leave the
-# system `degraded`. Currently none: with podman --systemd=always both
-# bookworm (systemd 252) and trixie (systemd 257) reach `running` on their
-# own (udev is not installed; getty/console, remount-fs, kernel-module and
+# system `degraded`, or would reach beyond it. With podman --systemd=always both
+# bookworm (systemd 252) and trixie (systemd 257) reach `running` on their own
+# (udev is not installed; getty/console, remount-fs, kernel-module and
 # hardware-clock units are skipped by their Condition*= checks in a
 # container). lab/images/verify.sh fails and lists the units if that changes.
-MASK_UNITS=()
+#   systemd-sysctl.service: a container shares the host's kernel. It is
+#     skipped while /proc/sys is read-only, but the hardening tests make
+#     /proc/sys writable (unmask=/proc/sys) so the role can set the container's
+#     own network-namespace keys; at boot it would then apply every sysctl.d
+#     file, kernel.* and fs.* keys included, to the host.
+MASK_UNITS=(systemd-sysctl.service)
 
 declare -A SUITE=([12]=bookworm [13]=trixie)
 
@@ -170,6 +175,9 @@ DPKG
         "$root"/var/cache/debconf/*-old "$root"/var/lib/dpkg/*-old \
         "$root"/var/log/*.log "$root"/var/log/apt/* "$root"/tmp/* "$root"/var/tmp/*
     mkdir -p "$root/var/lib/apt/lists/partial"
+    # No indexes: the lists folder must not look freshly updated, or apt's
+    # cache_valid_time (Ansible's apt module) would skip the first update.
+    touch -d @0 "$root/var/lib/apt/lists"
     find "$root/var/log" -type f -exec truncate -s 0 {} +
 }
 

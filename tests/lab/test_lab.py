@@ -48,22 +48,31 @@ def lab():
 SITE = ("playbooks/site.yml", "-i", "inventories/lab/lab.ztp.yml")
 
 
-def test_site_discovers_every_ipc(lab):
+def test_site_discovers_and_configures_every_ipc(lab):
     rc, out = play(*SITE)
     assert rc == 0, out
     with ZtpStore("sqlite:///%s/ztp.db" % STATE) as store:
         devices = store.devices(with_events=True)
     assert len(devices) == 4
     for device in devices:
-        assert device["state"] == "discovered", device
+        assert device["state"] == "configured", device
         assert device["hardware"]["cpu_cores"] >= 1 and device["hardware"]["memory_mb"] > 0
         assert device["facts"]["serial_source"] == "machine-id"
         assert [(e["to"], e["reason"]) for e in device["events"]] == [
-            ("registered", "registered by make lab"), ("discovered", "discover stage")]
+            ("registered", "registered by make lab"), ("discovered", "discover stage"),
+            ("os_installed", "OS found installed by the configure stage"), ("configured", "configure stage")]
         assert device["events"][1]["by"] == "edgefleet.platform discover stage"
+        assert device["events"][3]["by"] == "edgefleet.platform configure stage"
     # progress and the summary are visible
-    assert "Discover | topology_multi_node" in out and "Devices per state" in out
-    assert '"discovered": 4' in out
+    assert "Discover | topology_multi_node" in out and "Configure | topology_multi_node" in out
+    assert "Devices per state" in out and '"configured": 4' in out
+    # every IPC hardened with no failed control
+    reports = os.path.join(STATE, "reports", "os_hardening")
+    for name in os.listdir(reports):
+        with open(os.path.join(reports, name)) as f:
+            report = json.load(f)
+        assert report["failed_ids"] == [], report
+        assert report["kubernetes_node"] is True
 
 
 def test_second_run_changes_nothing(lab):
