@@ -54,6 +54,7 @@ PACKAGES=(
     procps                 # ps/pgrep/sysctl (sysctl module, service checks)
     dmidecode              # hardware facts fallback when /sys/class/dmi is unreadable
     tzdata                 # timezone settings (timedatectl, community.general.timezone)
+    python3-yaml openssl   # the K3s TEST DOUBLE (tests/doubles/k3s) the lab runs as K3s
 )
 
 # Units to mask because they make no sense in a container and would leave the

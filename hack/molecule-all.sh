@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Run Molecule scenarios for `make molecule`: hack/molecule-all.sh SCENARIO...
+#
+# The VM-tier scenarios (vm, k3s_real: a QEMU guest under TCG, one busy core for
+# most of their run) go in the background, one after the other, while the
+# container scenarios run in the foreground; their output is printed when they
+# end. k3s_real is skipped, saying why, when real K3s cannot be had
+# (hack/k3s-real-available.sh). Exits non-zero if any scenario failed, naming it.
+# Expects PATH, ANSIBLE_COLLECTIONS_PATH and CONTAINERS_CONF as the Makefile sets them.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
+
+vm_scenarios=()
+container_scenarios=()
+for s in "$@"; do
+    case $s in
+        k3s_real)
+            if ! why=$(bash hack/k3s-real-available.sh); then
+                echo "molecule: k3s_real SKIPPED: $why"
+                continue
+            fi
+            vm_scenarios+=("$s") ;;
+        vm) vm_scenarios+=("$s") ;;
+        *) container_scenarios+=("$s") ;;
+    esac
+done
+
+run() {  # run SCENARIO: one `molecule test`, with its time
+    local start=$SECONDS rc=0
+    molecule test -s "$1" || rc=$?
+    echo "molecule: $1 $([[ $rc == 0 ]] && echo passed || echo FAILED) in $((SECONDS - start)) s"
+    return "$rc"
+}
+
+failed=()
+vm_log=""
+vm_pid=""
+if (( ${#vm_scenarios[@]} )); then
+    vm_log=$(mktemp /tmp/edgefleet-molecule-vm.XXXXXX)
+    echo "molecule: ${vm_scenarios[*]} running in the background (output follows when done)"
+    (
+        rc=0
+        for s in "${vm_scenarios[@]}"; do run "$s" || rc=1; done
+        exit "$rc"
+    ) > "$vm_log" 2>&1 &
+    vm_pid=$!
+fi
+
+for s in "${container_scenarios[@]}"; do
+    run "$s" || failed+=("$s")
+done
+
+if [[ -n $vm_pid ]]; then
+    vm_rc=0
+    wait "$vm_pid" || vm_rc=$?
+    echo "molecule: ---- output of ${vm_scenarios[*]} ----"
+    cat "$vm_log"
+    rm -f "$vm_log"
+    if (( vm_rc )); then failed+=("${vm_scenarios[@]}"); fi
+fi
+
+if (( ${#failed[@]} )); then
+    echo "molecule: FAILED: ${failed[*]}" >&2
+    exit 1
+fi
+echo "molecule: all passed (${container_scenarios[*]} ${vm_scenarios[*]})"

@@ -1,0 +1,82 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The k3s role refuses bad input with an error naming the host and the setting, before it
+changes anything. Run in check mode against this machine (local connection): every case
+stops in the role's checks, so nothing is installed or written here."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ansible_collections.edgefleet.platform.tests.integration.helpers import HERE, run
+
+BUILD_BUNDLE = os.path.join(HERE, "..", "doubles", "k3s", "build_bundle.py")
+PLAYBOOK = """
+- name: K3s
+  hosts: all
+  gather_facts: false
+  roles:
+    - role: edgefleet.platform.k3s
+"""
+
+
+def converge(tmp_path, env, hosts, extra):
+    """Run the role in check mode on `hosts` (name -> ztp_role), all local, with extra vars."""
+    inventory = {"all": {"hosts": dict(
+        (name, {"ansible_connection": "local", "ztp_site": "plant-1", "ztp_cluster": "line-1", "ztp_role": role})
+        for name, role in hosts.items())}}
+    (tmp_path / "inventory.json").write_text(json.dumps(inventory))
+    (tmp_path / "site.yml").write_text(PLAYBOOK)
+    (tmp_path / "extra.json").write_text(json.dumps(dict({"k3s_kubeconfig_dest": str(tmp_path / "kube")}, **extra)))
+    proc = run(["ansible-playbook", "--check", "-i", str(tmp_path / "inventory.json"), str(tmp_path / "site.yml"),
+                "-e", "@" + str(tmp_path / "extra.json")], env, check=False)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("extra, expected", [
+    ({"k3s_config_host": {"no-such-flag": True}},
+     ["host ipc-1:", "config key(s) no-such-flag are not flags of `k3s server` in K3s v1.31",
+      "Where: no-such-flag (from k3s_config_host)"]),
+    ({"k3s_config_cluster": {"token": "in-config-yaml", "write-kubeconfig-mode": "0600"}},
+     ["host ipc-1:", "config key(s) token are set by the role itself", "Where: token (from k3s_config_cluster)"]),
+    ({"k3s_config_group": {"kubelet-arg": ["max-pods=50"]}, "k3s_config_host": {"cluster-init": True}},
+     ["config key(s) cluster-init are set by the role itself", "cluster-init (from k3s_config_host)"]),
+    ({"k3s_version": "1.31.4"}, ["host ipc-1:", "a k3s_version like v1.31.4+k3s1", "got 1.31.4"]),
+    ({"k3s_version": "v1.99.0+k3s1"}, ["host ipc-1:", "got v1.99.0+k3s1; known: v1.31"]),
+    ({"k3s_artifact_source": "bundle"}, ["host ipc-1: k3s_artifact_source must be online, bundle (with k3s_bundle_dir"]),
+    ({"k3s_service_limits": {"ExecStartPre": "/bin/true"}},
+     ["host ipc-1: k3s_service_limits holds ExecStartPre, which are not resource directives"]),
+])
+def test_bad_settings_are_refused_naming_host_and_setting(tmp_path, ansible_env, extra, expected):
+    rc, out = converge(tmp_path, ansible_env, {"ipc-1": "control"}, extra)
+    assert rc != 0, out
+    for text in expected:
+        assert text in " ".join(out.split()), (text, out[-3000:])
+    assert "Write the token file" not in out
+
+
+def test_an_even_number_of_servers_is_refused(tmp_path, ansible_env):
+    rc, out = converge(tmp_path, ansible_env, {"ipc-1": "control", "ipc-2": "control", "ipc-3": "worker"}, {})
+    assert rc != 0
+    flat = " ".join(out.split())
+    assert "cluster line-1 (host ipc-1): 2 servers (ipc-1, ipc-2)" in flat, out[-3000:]
+    assert "k3s_allow_unsupported_server_count: true" in flat
+
+
+def test_a_damaged_bundle_is_refused_before_anything_is_copied(tmp_path, ansible_env):
+    bundle = tmp_path / "bundle"
+    subprocess.run([sys.executable, BUILD_BUNDLE, "--version", "v1.31.4+k3s1", "--out", str(bundle)], check=True)
+    with open(bundle / "k3s", "ab") as f:
+        f.write(b"# tampered\n")
+    rc, out = converge(tmp_path, ansible_env, {"ipc-1": "control"},
+                       {"k3s_artifact_source": "bundle", "k3s_bundle_dir": str(bundle), "k3s_install_images": False})
+    assert rc != 0
+    flat = " ".join(out.split())
+    assert "bundle %s: k3s has sha256" % bundle in flat, out[-3000:]
+    assert "but sha256sum-amd64.txt says" in flat and "nothing was installed" in flat
+    assert "Copy the binary next to its destination" not in out

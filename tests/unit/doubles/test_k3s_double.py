@@ -1,0 +1,343 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The K3s test double (tests/doubles/k3s) as the k3s role's Molecule tests see it.
+
+Every test runs real double processes on 127.0.0.1, each "machine" in its own K3S_DOUBLE_ROOT, with
+heartbeats and the NotReady timeout shortened by environment variables. Nothing is faked here:
+the node lists come from the processes' join and heartbeat traffic.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+import yaml
+
+REPO = os.environ.get("EDGEFLEET_REPO_ROOT") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+DOUBLES = os.path.join(REPO, "tests", "doubles", "k3s")
+DOUBLE = os.path.join(DOUBLES, "k3s_double.py")
+BUILD_BUNDLE = os.path.join(DOUBLES, "build_bundle.py")
+TOKEN = "edgefleet-unit-test-token-0123456789"
+FAST = {"K3S_DOUBLE_HEARTBEAT": "0.2", "K3S_DOUBLE_NOTREADY_AFTER": "1.5"}
+
+pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="the K3s double needs the openssl CLI")
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(check, timeout=10.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
+        time.sleep(0.1)
+
+
+class Machine:
+    """One node: its own root folder, config.yaml, token file and k3s process."""
+
+    def __init__(self, base, name, config, token=TOKEN, program=DOUBLE):
+        self.name = name
+        self.root = str(base / name)
+        self.program = program
+        self.port = int(config.get("https-listen-port", 0)) or None
+        self.proc = None
+        etc = os.path.join(self.root, "etc", "rancher", "k3s")
+        os.makedirs(etc)
+        config = dict({"node-name": name, "node-ip": "127.0.0.1", "token-file": "/etc/rancher/k3s/cluster-token"}, **config)
+        with open(os.path.join(etc, "config.yaml"), "w", encoding="utf-8") as handle:
+            yaml.safe_dump(config, handle)
+        with open(os.path.join(etc, "cluster-token"), "w", encoding="utf-8") as handle:
+            handle.write(token + "\n")
+        os.chmod(os.path.join(etc, "cluster-token"), 0o600)
+        self.log = os.path.join(self.root, "k3s.log")
+
+    def env(self):
+        return dict(os.environ, K3S_DOUBLE_ROOT=self.root, **FAST)
+
+    def path(self, path):
+        return self.root + path
+
+    def run(self, *args, timeout=20):
+        return subprocess.run([sys.executable, self.program] + list(args), env=self.env(), capture_output=True,
+                              text=True, timeout=timeout, check=False)
+
+    def kubectl(self, *args):
+        return self.run("kubectl", *args)
+
+    def start(self, role="server"):
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen([sys.executable, self.program, role], env=self.env(),
+                                         stdout=log, stderr=subprocess.STDOUT)
+        if role == "server":
+            wait_until(lambda: self.exited() or self.get("/readyz")[0] in (200, 500), what="%s's API" % self.name)
+            assert not self.exited(), self.output()
+        return self
+
+    def exited(self):
+        return self.proc.poll() is not None
+
+    def output(self):
+        with open(self.log, encoding="utf-8") as handle:
+            return handle.read()
+
+    def stop(self):
+        if self.proc is not None and not self.exited():
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=15)
+        return self.proc.returncode
+
+    def kubeconfig(self):
+        with open(self.path("/etc/rancher/k3s/k3s.yaml"), encoding="utf-8") as handle:
+            return yaml.safe_load(handle)
+
+    def get(self, path, token=None, method="GET"):
+        """HTTPS to this machine's API, verified against the cluster CA once the kubeconfig exists."""
+        try:
+            ca = base64.b64decode(self.kubeconfig()["clusters"][0]["cluster"]["certificate-authority-data"]).decode()
+            ctx = ssl.create_default_context(cadata=ca)
+        except OSError:
+            ctx = ssl._create_unverified_context()  # pylint: disable=protected-access
+        request = urllib.request.Request("https://127.0.0.1:%d%s" % (self.port, path), method=method)
+        if token:
+            request.add_header("Authorization", "Bearer " + token)
+        try:
+            with urllib.request.urlopen(request, context=ctx, timeout=5) as response:
+                status, raw = response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            status, raw = exc.code, exc.read()
+        except (urllib.error.URLError, OSError):
+            return None, None
+        try:
+            return status, json.loads(raw)
+        except ValueError:
+            return status, raw.decode()
+
+    def admin_token(self):
+        return self.kubeconfig()["users"][0]["user"]["token"]
+
+    def nodes(self):
+        status, body = self.get("/api/v1/nodes", self.admin_token())
+        assert status == 200, body
+        return {item["metadata"]["name"]: item for item in body["items"]}
+
+
+def ready(node):
+    return node["status"]["conditions"][0]["status"] == "True"
+
+
+@pytest.fixture
+def machines(tmp_path):
+    made = []
+
+    def make(name, config, **kwargs):
+        config = dict(config)
+        config.setdefault("https-listen-port", free_port())
+        made.append(Machine(tmp_path, name, config, **kwargs))
+        return made[-1]
+
+    yield make
+    for machine in made:
+        if machine.proc is not None and not machine.exited():
+            machine.proc.kill()
+            machine.proc.wait()
+
+
+def test_version_output(machines):
+    result = machines("cli", {}).run("--version")
+    assert result.returncode == 0
+    assert result.stdout == "k3s version v1.31.4+k3s1 (edgefleet-test-double)\ngo version go1.22.0\n"
+
+
+def test_token_key_in_config_is_refused(machines):
+    machine = machines("leaky", {"token": "do-not-print-me"})
+    result = machine.run("server", timeout=10)
+    assert result.returncode == 2
+    assert "token-file" in result.stderr
+    assert "do-not-print-me" not in result.stdout + result.stderr
+
+
+def test_single_server(machines):
+    server = machines("srv1", {
+        "write-kubeconfig-mode": "0644",
+        "node-label": ["edgefleet.io/site=plant-b", "edgefleet.io/line=1"],
+        "node-taint": ["CriticalAddonsOnly=true:NoExecute"],
+        "tls-san": ["k3s.plant-b.example"],
+        "disable": ["traefik"],
+    }).start()
+    for name in ("node-token", "token"):
+        path = server.path("/var/lib/rancher/k3s/server/" + name)
+        assert os.stat(path).st_mode & 0o777 == 0o600
+        with open(path, encoding="utf-8") as handle:
+            assert handle.read().strip() == TOKEN
+    assert os.stat(server.path("/etc/rancher/k3s/k3s.yaml")).st_mode & 0o777 == 0o644
+    kubeconfig = server.kubeconfig()
+    assert kubeconfig["clusters"][0]["cluster"]["server"] == "https://127.0.0.1:%d" % server.port
+    assert kubeconfig["users"][0]["name"] == "default"
+
+    assert server.get("/readyz") == (200, "ok")
+    status, version = server.get("/version")
+    assert status == 200 and version["gitVersion"] == "v1.31.4+k3s1" and (version["major"], version["minor"]) == ("1", "31")
+    assert server.get("/readyz/etcd")[0] == 500  # no cluster-init: not etcd
+    assert server.get("/api/v1/nodes")[0] == 401
+    assert server.get("/api/v1/nodes", TOKEN)[0] == 401  # the join token is not an admin credential
+
+    node = server.nodes()["srv1"]
+    labels = node["metadata"]["labels"]
+    assert labels["edgefleet.io/site"] == "plant-b" and labels["edgefleet.io/line"] == "1"
+    assert labels["node-role.kubernetes.io/control-plane"] == "true"
+    assert labels["kubernetes.io/hostname"] == "srv1"
+    assert "node-role.kubernetes.io/etcd" not in labels
+    assert node["spec"]["taints"] == [{"key": "CriticalAddonsOnly", "value": "true", "effect": "NoExecute"}]
+    assert node["metadata"]["annotations"]["edgefleet.test/config-keys"] == ",".join(sorted([
+        "disable", "https-listen-port", "node-ip", "node-label", "node-name", "node-taint", "tls-san", "token-file",
+        "write-kubeconfig-mode"]))
+    assert ready(node) and node["status"]["nodeInfo"]["kubeletVersion"] == "v1.31.4+k3s1"
+
+    result = server.kubectl("get", "nodes", "-o", "json")
+    assert result.returncode == 0, result.stderr
+    assert [item["metadata"]["name"] for item in json.loads(result.stdout)["items"]] == ["srv1"]
+    table = server.kubectl("get", "nodes").stdout.splitlines()
+    assert table[0].split() == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
+    assert table[1].split()[:3] == ["srv1", "Ready", "control-plane,master"]
+    missing = server.kubectl("get", "node", "nope", "-o", "json")
+    assert missing.returncode == 1 and 'nodes "nope" not found' in missing.stderr
+    # The forms the role's tasks use: --flag=value, and --request-timeout.
+    raw = server.kubectl("get", "--raw=/readyz", "--request-timeout=5s")
+    assert (raw.returncode, raw.stdout) == (0, "ok")
+    one = server.kubectl("get", "node", "srv1", "-o", "json", "--request-timeout=5s")
+    assert one.returncode == 0 and json.loads(one.stdout)["metadata"]["name"] == "srv1"
+    assert server.kubectl("get", "--raw", "/readyz/etcd").returncode == 1
+    assert server.kubectl("get", "nodes", "-l", "edgefleet.io/site=plant-b", "-o", "name").stdout == "node/srv1\n"
+    assert server.kubectl("get", "nodes", "-l", "edgefleet.io/site=plant-a", "-o", "name").stdout == ""
+
+    # Without cluster-init the datastore is not etcd: another server cannot join, as with real K3s.
+    joiner = machines("srv2", {"server": "https://127.0.0.1:%d" % server.port})
+    result = joiner.run("server", timeout=15)
+    assert result.returncode == 1 and "cluster-init" in result.stderr
+    assert server.stop() == 0
+
+
+def test_cluster_membership_cordon_delete_notready_quorum(machines):
+    first = machines("srv-a", {"cluster-init": True}).start()
+    url = "https://127.0.0.1:%d" % first.port
+    second = machines("srv-b", {"server": url}).start()
+    agent = machines("agent-c", {"server": url, "node-label": ["edgefleet.io/role=worker"]}).start("agent")
+
+    intruder = machines("agent-x", {"server": url}, token="not-the-cluster-token")
+    result = intruder.run("agent", timeout=15)
+    assert result.returncode == 1 and "token mismatch" in result.stderr
+    assert "not-the-cluster-token" not in result.stderr and TOKEN not in result.stderr
+
+    # Same node name from another machine (another node password): refused as by K3s.
+    twin = machines("agent-c-twin", {"server": url, "node-name": "agent-c"})
+    result = twin.run("agent", timeout=15)
+    assert result.returncode == 1 and "Node password rejected" in result.stderr
+
+    for server in (first, second):
+        nodes = wait_until(lambda s=server: len(s.nodes()) == 3 and s.nodes(), what="3 nodes on %s" % server.name)
+        assert sorted(nodes) == ["agent-c", "srv-a", "srv-b"]
+        assert all(ready(n) for n in nodes.values())
+        for name in ("srv-a", "srv-b"):
+            assert nodes[name]["metadata"]["labels"]["node-role.kubernetes.io/etcd"] == "true"
+            assert nodes[name]["metadata"]["labels"]["node-role.kubernetes.io/control-plane"] == "true"
+        assert not any(k.startswith("node-role.kubernetes.io/") for k in nodes["agent-c"]["metadata"]["labels"])
+        assert nodes["agent-c"]["metadata"]["labels"]["edgefleet.io/role"] == "worker"
+    # The joining server shares the first one's CA and admin token: one cluster.
+    assert second.kubeconfig()["users"] == first.kubeconfig()["users"]
+    assert first.get("/readyz/etcd") == (200, "ok") and "[+]etcd ok" in first.get("/readyz?verbose")[1]
+
+    result = second.kubectl("cordon", "agent-c")
+    assert result.returncode == 0 and result.stdout.strip() == "node/agent-c cordoned"
+    wait_until(lambda: first.nodes()["agent-c"]["spec"]["unschedulable"], what="cordon to reach srv-a")
+    assert "Ready,SchedulingDisabled" in first.kubectl("get", "nodes").stdout
+    assert first.kubectl("drain", "agent-c", "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=60s").returncode == 0
+    assert first.kubectl("uncordon", "agent-c").stdout.strip() == "node/agent-c uncordoned"
+    wait_until(lambda: not second.nodes()["agent-c"]["spec"]["unschedulable"], what="uncordon to reach srv-b")
+
+    # Heartbeats stop: NotReady on both servers after the grace period, then the admin deletes it.
+    assert agent.stop() == 0
+    for server in (first, second):
+        wait_until(lambda s=server: not ready(s.nodes()["agent-c"]), what="agent-c NotReady on %s" % server.name)
+    result = first.kubectl("delete", "node", "agent-c")
+    assert result.returncode == 0 and result.stdout.strip() == 'node "agent-c" deleted'
+    wait_until(lambda: "agent-c" not in second.nodes(), what="delete to reach srv-b")
+    assert "agent-c" not in first.nodes()
+
+    # Two etcd members, one stops: no quorum.
+    assert second.stop() == 0
+    wait_until(lambda: first.get("/readyz/etcd")[0] == 500, what="etcd quorum loss on srv-a")
+    assert first.get("/readyz")[0] == 500
+    # A restart keeps membership (no `server:` needed any more, state is in data-dir) and quorum returns.
+    second.start()
+    wait_until(lambda: first.get("/readyz/etcd")[0] == 200, what="etcd quorum back on srv-a")
+    assert sorted(second.nodes()) == ["srv-a", "srv-b"]
+
+
+def build_bundle(version, out):
+    result = subprocess.run([sys.executable, BUILD_BUNDLE, "--version", version, "--out", str(out)],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_bundle_is_deterministic(tmp_path):
+    first = build_bundle("v1.31.4+k3s1", tmp_path / "one")
+    second = build_bundle("v1.31.4+k3s1", tmp_path / "two")
+    newer = build_bundle("v1.32.0+k3s1", tmp_path / "three")
+    names = ["k3s", "k3s-airgap-images-amd64.tar.gz", "sha256sum-amd64.txt"]
+    assert sorted(os.listdir(first)) == names
+    for name in names:
+        assert (first / name).read_bytes() == (second / name).read_bytes()
+    assert (first / "k3s").read_bytes() != (newer / "k3s").read_bytes()
+    assert os.stat(first / "k3s").st_mode & 0o777 == 0o755
+    sums = (first / "sha256sum-amd64.txt").read_text().splitlines()
+    assert sums == ["%s  %s" % (hashlib.sha256((first / n).read_bytes()).hexdigest(), n) for n in names[:2]]
+    assert (first / "k3s").read_text().startswith("#!/usr/bin/env python3\n")
+
+
+def test_restart_with_newer_bundle(machines, tmp_path):
+    server = machines("upg", {"cluster-init": True})
+    binary = server.path("/usr/local/bin/k3s")
+    images = server.path("/var/lib/rancher/k3s/agent/images/")
+    os.makedirs(os.path.dirname(binary))
+    os.makedirs(images)
+    for version in ("v1.31.4+k3s1", "v1.32.0+k3s1"):
+        bundle = build_bundle(version, tmp_path / version)
+        shutil.copy(bundle / "k3s", binary)
+        shutil.copy(bundle / "k3s-airgap-images-amd64.tar.gz", images)
+    server.program = binary
+
+    shutil.copy(tmp_path / "v1.31.4+k3s1" / "k3s", binary)
+    old = server.start().nodes()["upg"]
+    assert old["status"]["nodeInfo"]["kubeletVersion"] == "v1.31.4+k3s1"
+    assert old["metadata"]["annotations"]["edgefleet.test/airgap-images"] == "k3s-airgap-images-amd64.tar.gz"
+    assert server.stop() == 0
+
+    shutil.copy(tmp_path / "v1.32.0+k3s1" / "k3s", binary)
+    new = server.start().nodes()["upg"]
+    assert new["status"]["nodeInfo"]["kubeletVersion"] == "v1.32.0+k3s1"
+    assert server.get("/version")[1]["gitVersion"] == "v1.32.0+k3s1"
+    assert server.run("--version").stdout.startswith("k3s version v1.32.0+k3s1 ")
+    assert new["metadata"]["annotations"]["edgefleet.test/started-at"] > old["metadata"]["annotations"]["edgefleet.test/started-at"]
+    assert new["metadata"]["creationTimestamp"] == old["metadata"]["creationTimestamp"]  # same node, not a new one
