@@ -39,8 +39,15 @@ if (( ${#vm_scenarios[@]} )); then
     vm_log=$(mktemp /tmp/edgefleet-molecule-vm.XXXXXX)
     echo "molecule: ${vm_scenarios[*]} running in the background (output follows when done)"
     (
+        # Molecule's prerun installs the collection (--force) into
+        # $ANSIBLE_HOME/collections at the start of every scenario: an
+        # ANSIBLE_HOME of its own keeps the foreground runs from replacing
+        # the copy this one is using (and the two installs from racing).
+        ANSIBLE_HOME=$(mktemp -d /tmp/edgefleet-molecule-vm-home.XXXXXX)
+        export ANSIBLE_HOME
         rc=0
         for s in "${vm_scenarios[@]}"; do run "$s" || rc=1; done
+        rm -rf "$ANSIBLE_HOME"
         exit "$rc"
     ) > "$vm_log" 2>&1 &
     vm_pid=$!
