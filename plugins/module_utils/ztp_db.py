@@ -3,9 +3,15 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The ZTP database: the one data layer every plugin and module uses.
 
-Connection by URL (``sqlite:///abs/path.db`` or ``postgresql://...``), versioned
-migrations, and the reads and writes of regions, sites, clusters, devices and the
-device event log. All SQL of the collection lives in this file.
+``ZtpStore`` opens a database by URL (``sqlite:///abs/path.db`` or
+``postgresql://...``), brings its schema up to date and holds the reads and
+writes of regions, sites, clusters, devices and the device event log. All SQL of
+the collection lives in this layer:
+
+- ztp_engine: URLs, connections, the SQLite/PostgreSQL differences;
+- ztp_schema: versioned migrations;
+- ztp_devices: device rows and the device batch (validation, merge, write);
+- ztp_db (this file): the store, its transactions, reads and imports.
 
 Writes run in one transaction each (a bulk import is all or nothing). SQLite
 writers take the write lock up front (BEGIN IMMEDIATE, WAL, busy timeout);
@@ -16,315 +22,58 @@ wins a unique key, so two processes updating devices at once lose no update.
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import json
-import os
-import re
-import sqlite3
 import time
 import typing as t
-from datetime import datetime, timezone
 
+from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_devices import (
+    DEVICE_COLUMNS,
+    DeviceBatch,
+    device_from_row,
+    record_diff,
+    reject_unknown,
+)
+from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_engine import (
+    ENV_VAR,
+    ZtpDatabaseError,
+    dumps,
+    is_driver_error,
+    now_iso,
+    open_engine,
+    placeholders,
+    redact_url,
+    resolve_url,
+    scrub,
+)
 from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_model import (
     CONNECTIVITY,
-    HOSTNAME_FROZEN_STATES,
     LIFECYCLE,
-    MAX_REASON,
-    OS_FAMILIES,
     PLATFORMS,
-    ROLES,
     SITE_KINDS,
-    STAGES,
-    STATES,
     TOPOLOGIES,
     ZtpError,
     check_choice,
-    check_hardware,
-    check_hostname,
-    check_ip,
-    check_labels,
     check_name,
-    check_serial,
     check_text,
-    check_transition,
     check_workloads,
-    derive_hostname,
-    failing_stage,
-    normalize_mac,
+)
+from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_schema import (
+    SCHEMA_VERSION,
+    migrate,
+    needs_migration,
+    schema_version,
 )
 
-try:
-    import psycopg
-    from psycopg import errors as pg_errors
-    HAS_PSYCOPG = True
-    PSYCOPG_IMPORT_ERROR = None
-except ImportError as exc:  # only PostgreSQL URLs need it
-    HAS_PSYCOPG = False
-    PSYCOPG_IMPORT_ERROR = exc
-
-ENV_VAR = "EDGEFLEET_ZTP_DB"
-SCHEMA_VERSION = 3
-SQLITE_BUSY_TIMEOUT_MS = 30000
 PG_RETRIES = 5
-CHUNK = 500  # IN (...) lists stay far below both engines' parameter limits
-
-# Migrations: ordered, each a list of statements. {id_pk} differs per engine.
-MIGRATIONS = {
-    1: [
-        "CREATE TABLE regions (name TEXT PRIMARY KEY, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)",
-        "CREATE TABLE sites (name TEXT PRIMARY KEY, region TEXT NOT NULL REFERENCES regions(name),"
-        " topology TEXT NOT NULL, kind TEXT NOT NULL, connectivity TEXT NOT NULL,"
-        " created_at TEXT NOT NULL, updated_at TEXT NOT NULL)",
-        "CREATE TABLE clusters (name TEXT PRIMARY KEY, site TEXT NOT NULL REFERENCES sites(name),"
-        " platform TEXT NOT NULL, workloads TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)",
-        "CREATE TABLE devices (serial TEXT PRIMARY KEY, hostname TEXT NOT NULL, hostname_source TEXT NOT NULL,"
-        " site TEXT NOT NULL REFERENCES sites(name), cluster TEXT REFERENCES clusters(name),"
-        " role TEXT NOT NULL, os_family TEXT NOT NULL, ip TEXT,"
-        " cpu_cores INTEGER, memory_mb INTEGER, disk_gb DOUBLE PRECISION, disk_type TEXT,"
-        " labels TEXT NOT NULL, facts TEXT NOT NULL, state TEXT NOT NULL, failed_stage TEXT, failure_reason TEXT,"
-        " revision INTEGER NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,"
-        " state_changed_at TEXT NOT NULL, UNIQUE (site, hostname))",
-        "CREATE INDEX devices_state ON devices (state)",
-        "CREATE INDEX devices_cluster ON devices (cluster)",
-        # Every MAC of every device, so uniqueness across all records is the
-        # database's job, not a race between two importers.
-        "CREATE TABLE device_macs (mac TEXT PRIMARY KEY, serial TEXT NOT NULL REFERENCES devices(serial),"
-        " is_primary INTEGER NOT NULL)",
-        "CREATE INDEX device_macs_serial ON device_macs (serial)",
-        "CREATE UNIQUE INDEX device_macs_one_primary ON device_macs (serial) WHERE is_primary = 1",
-    ],
-    2: [
-        "CREATE TABLE device_events (id {id_pk}, serial TEXT NOT NULL REFERENCES devices(serial),"
-        " from_state TEXT, to_state TEXT NOT NULL, stage TEXT, at TEXT NOT NULL, actor TEXT NOT NULL, reason TEXT)",
-        "CREATE INDEX device_events_serial ON device_events (serial, id)",
-        "{append_only}",
-    ],
-    # The hostname is the inventory host name: unique in the fleet, not only per site.
-    3: [
-        "CREATE UNIQUE INDEX devices_hostname ON devices (hostname)",
-    ],
-}
-
-_DIALECT_TOKENS = {
-    "sqlite": {
-        "id_pk": "INTEGER PRIMARY KEY AUTOINCREMENT",
-        "append_only": "CREATE TRIGGER device_events_append_only BEFORE UPDATE ON device_events"
-        " BEGIN SELECT RAISE(ABORT, 'device_events is append-only'); END",
-    },
-    "postgresql": {
-        "id_pk": "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
-        "append_only": "CREATE FUNCTION ztp_events_append_only() RETURNS trigger LANGUAGE plpgsql AS"
-        " $fn$ BEGIN RAISE EXCEPTION 'device_events is append-only'; END $fn$;"
-        " CREATE TRIGGER device_events_append_only BEFORE UPDATE OR DELETE ON device_events"
-        " FOR EACH ROW EXECUTE FUNCTION ztp_events_append_only()",
-    },
-}
-
-DEVICE_COLUMNS = (
-    "serial", "hostname", "hostname_source", "site", "cluster", "role", "os_family", "ip",
-    "cpu_cores", "memory_mb", "disk_gb", "disk_type", "labels", "facts", "state",
-    "failed_stage", "failure_reason", "revision", "created_at", "updated_at", "state_changed_at",
-)
-# Fields a caller may set; the rest is kept by the data layer.
-DEVICE_INPUT_KEYS = (
-    "serial", "mac", "macs", "hostname", "site", "cluster", "role", "os_family", "ip",
-    "hardware", "labels", "facts", "state", "stage", "reason",
-)
 IMPORT_KEYS = ("regions", "sites", "clusters", "devices")
 
 
-class ZtpDatabaseError(Exception):
-    """The database cannot be used (URL, driver, connection, schema version)."""
+def new_result() -> dict:
+    """What a write reports: names created and updated, counts unchanged, per kind; the diff."""
+    return {"created": {k: [] for k in IMPORT_KEYS}, "updated": {k: [] for k in IMPORT_KEYS},
+            "unchanged": {k: 0 for k in IMPORT_KEYS}, "diff": {"before": {}, "after": {}}}
 
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def redact_url(url: str) -> str:
-    """The URL with any password replaced, for messages and output."""
-    return re.sub(r"^([a-z][a-z0-9+.-]*://[^:/@]*):[^@]*@", r"\1:********@", url or "", flags=re.I)
-
-
-def scrub(message: str, url: str) -> str:
-    """message with the URL and its password replaced."""
-    password = re.match(r"^[a-z][a-z0-9+.-]*://[^:/@]*:([^@]*)@", url or "", re.I)
-    message = message.replace(url, redact_url(url)) if url else message
-    if password and password.group(1):
-        message = message.replace(password.group(1), "********")
-    return message
-
-
-def resolve_url(url: str | None) -> str:
-    url = url or os.environ.get(ENV_VAR)
-    if not url:
-        raise ZtpDatabaseError("no ZTP database given: set the database option or the %s environment variable" % ENV_VAR)
-    return url
-
-
-def _dumps(value: t.Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
-
-
-# Engines ------------------------------------------------------------------------
-
-class _Engine:
-    """The few places where SQLite and PostgreSQL differ."""
-
-    dialect = ""
-    lock_suffix = ""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.statements = 0  # counted so tests can prove a constant number of queries
-
-    def sql(self, statement: str) -> str:
-        return statement
-
-    def execute(self, statement: str, params: t.Sequence[t.Any] = ()) -> list:
-        self.statements += 1
-        cur = self.conn.execute(self.sql(statement), params)
-        return cur.fetchall() if cur.description else []
-
-    def executemany(self, statement: str, rows: t.List[t.Sequence[t.Any]]) -> None:
-        if rows:
-            self.statements += 1
-            self.conn.cursor().executemany(self.sql(statement), rows)
-
-    def script(self, statement: str) -> None:
-        self.statements += 1
-        self.conn.execute(statement)
-
-    def begin_write(self) -> None:
-        self.script("BEGIN")
-
-    def commit(self) -> None:
-        self.script("COMMIT")
-
-    def rollback(self) -> None:
-        with contextlib.suppress(Exception):
-            self.script("ROLLBACK")
-
-    def is_retryable(self, exc: Exception) -> bool:
-        return False
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.conn.close()
-
-
-class _Sqlite(_Engine):
-    dialect = "sqlite"
-
-    def __init__(self, url: str, path: str, dry_run: bool, create: bool) -> None:
-        super().__init__(url)
-        if not os.path.isabs(path):
-            raise ZtpDatabaseError("the SQLite path in %s must be absolute (sqlite:///abs/path/ztp.db)" % url)
-        exists = os.path.exists(path)
-        if not exists and not create:
-            raise ZtpDatabaseError("the SQLite database %s does not exist (import devices with edgefleet.platform.ztp_import first)" % path)
-        if not exists and not dry_run and not os.path.isdir(os.path.dirname(path)):
-            raise ZtpDatabaseError("the folder of the SQLite database %s does not exist" % path)
-        # Check mode must not create a database file: work on an empty one in memory.
-        target = path if exists or not dry_run else ":memory:"
-        if not exists and not dry_run:
-            # Created private: the database holds the fleet's addresses and facts.
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-        try:
-            self.conn = sqlite3.connect(target, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000.0, isolation_level=None)
-            self.conn.execute("PRAGMA busy_timeout = %d" % SQLITE_BUSY_TIMEOUT_MS)
-            self.conn.execute("PRAGMA foreign_keys = ON")
-            if target != ":memory:" and not dry_run:
-                self.conn.execute("PRAGMA journal_mode = WAL")
-                self.conn.execute("PRAGMA synchronous = NORMAL")
-        except sqlite3.Error as exc:
-            raise ZtpDatabaseError("cannot open the SQLite database %s: %s" % (path, exc))
-
-    def begin_write(self) -> None:
-        # Take the write lock now, not at the first write: read-modify-write
-        # sequences of two processes are serialised instead of losing updates.
-        self.script("BEGIN IMMEDIATE")
-
-    def table_exists(self, name: str) -> bool:
-        return bool(self.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
-
-
-class _Postgres(_Engine):
-    dialect = "postgresql"
-    lock_suffix = " FOR UPDATE"
-
-    def __init__(self, url: str) -> None:
-        super().__init__(url)
-        if not HAS_PSYCOPG:
-            raise ZtpDatabaseError("PostgreSQL URLs need the Python package psycopg (3.x) on the host running this: %s" % PSYCOPG_IMPORT_ERROR)
-        try:
-            self.conn = psycopg.connect(url, autocommit=True, connect_timeout=15)
-        except psycopg.Error as exc:
-            raise ZtpDatabaseError("cannot connect to %s: %s" % (redact_url(url), scrub(str(exc).strip(), url)))
-
-    def sql(self, statement: str) -> str:
-        return statement.replace("?", "%s")
-
-    def execute(self, statement: str, params: t.Sequence[t.Any] = ()) -> list:
-        self.statements += 1
-        cur = self.conn.execute(self.sql(statement), params or None, prepare=False)
-        return cur.fetchall() if cur.description else []
-
-    def script(self, statement: str) -> None:
-        self.statements += 1
-        self.conn.execute(statement)
-
-    def table_exists(self, name: str) -> bool:
-        return self.execute("SELECT to_regclass(?) IS NOT NULL", (name,))[0][0]
-
-    def is_retryable(self, exc: Exception) -> bool:
-        return isinstance(exc, (pg_errors.UniqueViolation, pg_errors.SerializationFailure, pg_errors.DeadlockDetected))
-
-
-def _engine_for(url: str, dry_run: bool, create: bool) -> _Engine:
-    if url.startswith("sqlite://"):
-        if not url.startswith("sqlite:///"):
-            raise ZtpDatabaseError("SQLite URLs look like sqlite:///abs/path/ztp.db, got %s" % url)
-        return _Sqlite(url, os.path.normpath(url[len("sqlite://"):]), dry_run, create)
-    if url.startswith(("postgresql://", "postgres://")):
-        return _Postgres(url)
-    raise ZtpDatabaseError("unsupported ZTP database URL %s: use sqlite:///abs/path/ztp.db or postgresql://user:pass@host:port/db" % redact_url(url))
-
-
-# Rows ------------------------------------------------------------------------------
-
-def _device_from_row(row: t.Sequence[t.Any]) -> dict:
-    rec = dict(zip(DEVICE_COLUMNS, row))
-    rec["labels"] = json.loads(rec["labels"])
-    rec["facts"] = json.loads(rec["facts"])
-    disk = rec["disk_gb"]
-    if isinstance(disk, float) and disk.is_integer():
-        rec["disk_gb"] = int(disk)
-    rec["hardware"] = dict((k, rec.pop(k)) for k in ("cpu_cores", "memory_mb", "disk_gb", "disk_type"))
-    rec["mac"] = None
-    rec["macs"] = []
-    return rec
-
-
-def _device_row(rec: dict) -> tuple:
-    flat = dict(rec)
-    flat.update(rec["hardware"])
-    flat["labels"] = _dumps(rec["labels"])
-    flat["facts"] = _dumps(rec["facts"])
-    return tuple(flat.get(col) for col in DEVICE_COLUMNS)
-
-
-def _chunks(values: t.Sequence[t.Any]) -> t.Iterator[t.Sequence[t.Any]]:
-    for start in range(0, len(values), CHUNK):
-        yield values[start:start + CHUNK]
-
-
-def _placeholders(n: int) -> str:
-    return ", ".join("?" * n)
-
-
-# The store -----------------------------------------------------------------------
 
 class ZtpStore:
     """One open ZTP database.
@@ -337,7 +86,7 @@ class ZtpStore:
     def __init__(self, url: str | None = None, dry_run: bool = False, create: bool = True) -> None:
         self.url = resolve_url(url)
         self.dry_run = dry_run
-        self.engine = _engine_for(self.url, dry_run, create)
+        self.engine = open_engine(self.url, dry_run, create)
         self._in_txn = False
         try:
             if dry_run:
@@ -399,7 +148,7 @@ class ZtpStore:
                 raise
             except Exception as exc:
                 if self.dry_run or attempt == PG_RETRIES - 1 or not self.engine.is_retryable(exc):
-                    if isinstance(exc, (sqlite3.Error,)) or type(exc).__module__.startswith("psycopg"):
+                    if is_driver_error(exc):
                         raise ZtpDatabaseError("ZTP database %s: %s" % (self.redacted_url, scrub(str(exc).strip(), self.url)))
                     raise
                 time.sleep(0.05 * (attempt + 1))
@@ -407,31 +156,11 @@ class ZtpStore:
 
     # schema -------------------------------------------------------------------
     def schema_version(self) -> int:
-        if not self.engine.table_exists("ztp_schema_version"):
-            return 0
-        return self.engine.execute("SELECT MAX(version) FROM ztp_schema_version")[0][0] or 0
+        return schema_version(self.engine)
 
     def _ensure_schema(self) -> None:
-        version = self.schema_version()
-        if version == SCHEMA_VERSION:
-            return
-        if version > SCHEMA_VERSION:
-            raise ZtpDatabaseError(
-                "the ZTP database %s has schema version %d, newer than the %d this edgefleet.platform supports:"
-                " upgrade the collection" % (self.redacted_url, version, SCHEMA_VERSION)
-            )
-        self._run_write(self._migrate)
-
-    def _migrate(self) -> None:
-        # Re-read inside the lock: another process may have migrated meanwhile.
-        if not self.engine.table_exists("ztp_schema_version"):
-            self.engine.script("CREATE TABLE ztp_schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
-        version = self.schema_version()
-        tokens = _DIALECT_TOKENS[self.engine.dialect]
-        for number in range(version + 1, SCHEMA_VERSION + 1):
-            for statement in MIGRATIONS[number]:
-                self.engine.script(statement.format(**tokens))
-            self.engine.execute("INSERT INTO ztp_schema_version (version, applied_at) VALUES (?, ?)", (number, now_iso()))
+        if needs_migration(self.engine, self.redacted_url):
+            self._run_write(lambda: migrate(self.engine))
 
     # reads ----------------------------------------------------------------------
     def _where(self, alias: str, filters: dict) -> t.Tuple[str, list]:
@@ -444,7 +173,7 @@ class ZtpStore:
             values = filters.get(key)
             if values:
                 values = list(values)
-                clauses.append("%s IN (%s)" % (column, _placeholders(len(values))))
+                clauses.append("%s IN (%s)" % (column, placeholders(len(values))))
                 params.extend(values)
         if not filters.get("include_decommissioned", True) and "decommissioned" not in (filters.get("state") or ()):
             clauses.append(alias + ".state <> 'decommissioned'")
@@ -470,7 +199,7 @@ class ZtpStore:
         out = []
         by_serial = {}
         for row in rows:
-            rec = _device_from_row(row[:n])
+            rec = device_from_row(row[:n])
             rec["region"], rec["topology"], rec["kind"], rec["connectivity"], rec["platform"] = row[n:n + 5]
             rec["cluster_workloads"] = json.loads(row[n + 5]) if row[n + 5] is not None else []
             out.append(rec)
@@ -528,18 +257,13 @@ class ZtpStore:
 
     def _import(self, data: dict, actor: str, reason: str | None, merge_labels: bool = False) -> dict:
         stamp = now_iso()
-        result = {"created": {k: [] for k in IMPORT_KEYS}, "updated": {k: [] for k in IMPORT_KEYS},
-                  "unchanged": {k: 0 for k in IMPORT_KEYS}, "diff": {"before": {}, "after": {}}}
+        result = new_result()
         check_text("import", "actor", actor, 255)
         self._import_regions(data.get("regions") or [], stamp, result)
         self._import_sites(data.get("sites") or [], stamp, result)
         self._import_clusters(data.get("clusters") or [], stamp, result)
-        _DeviceBatch(self, data.get("devices") or [], actor, reason, merge_labels, stamp, result).run()
+        DeviceBatch(self, data.get("devices") or [], actor, reason, merge_labels, stamp, result).run()
         return result
-
-    def _record_diff(self, result: dict, kind: str, key: str, before: t.Any, after: t.Any) -> None:
-        result["diff"]["before"].setdefault(kind, {})[key] = before
-        result["diff"]["after"].setdefault(kind, {})[key] = after
 
     def _import_regions(self, items: list, stamp: str, result: dict) -> None:
         existing = set(r["name"] for r in self.regions())
@@ -549,14 +273,14 @@ class ZtpStore:
                 item = {"name": item}
             if not isinstance(item, dict):
                 raise ZtpError("regions[%d]" % index, None, "a mapping with a name is required")
-            _no_unknown("regions[%d]" % index, item, ("name",))
+            reject_unknown("regions[%d]" % index, item, ("name",))
             wanted.append(check_name("regions[%d]" % index, "name", item.get("name")))
         new = sorted(set(wanted) - existing)
         self.engine.executemany("INSERT INTO regions (name, created_at, updated_at) VALUES (?, ?, ?)", [(n, stamp, stamp) for n in new])
         result["created"]["regions"].extend(new)
         result["unchanged"]["regions"] += len(set(wanted) & existing)
         for name in new:
-            self._record_diff(result, "regions", name, None, {"name": name})
+            record_diff(result, "regions", name, None, {"name": name})
 
     def _named_items(self, kind: str, items: list, fields: t.Sequence[str]) -> t.Iterator[tuple]:
         """(name, where, item) of each record, with mapping, name, duplicates and fields checked."""
@@ -571,7 +295,7 @@ class ZtpStore:
             if name in seen:
                 raise ZtpError(where, "name", "%s %s is listed twice" % (label, name))
             seen.add(name)
-            _no_unknown(where, item, fields)
+            reject_unknown(where, item, fields)
             yield name, where, item
 
     def _classify(self, result: dict, kind: str, name: str, old: dict | None, rec: dict) -> str | None:
@@ -581,7 +305,7 @@ class ZtpStore:
             return None
         status = "created" if old is None else "updated"
         result[status][kind].append(name)
-        self._record_diff(result, kind, name, old, rec)
+        record_diff(result, kind, name, old, rec)
         return status
 
     def _import_sites(self, items: list, stamp: str, result: dict) -> None:
@@ -632,293 +356,12 @@ class ZtpStore:
                 rec["workloads"] = check_workloads(where, item["workloads"])
             status = self._classify(result, "clusters", name, old, rec)
             if status == "created":
-                inserts.append((name, rec["site"], rec["platform"], _dumps(rec["workloads"]), stamp, stamp))
+                inserts.append((name, rec["site"], rec["platform"], dumps(rec["workloads"]), stamp, stamp))
             elif status == "updated":
-                updates.append((rec["platform"], _dumps(rec["workloads"]), stamp, name))
+                updates.append((rec["platform"], dumps(rec["workloads"]), stamp, name))
         self.engine.executemany("INSERT INTO clusters (name, site, platform, workloads, created_at, updated_at)"
                                 " VALUES (?, ?, ?, ?, ?, ?)", inserts)
         self.engine.executemany("UPDATE clusters SET platform = ?, workloads = ?, updated_at = ? WHERE name = ?", updates)
-
-
-def _no_unknown(record: str, item: dict, known: t.Sequence[str]) -> None:
-    unknown = sorted(str(k) for k in set(item) - set(known))
-    if unknown:
-        raise ZtpError(record, unknown[0], "unknown field (known: %s)" % ", ".join(known))
-
-
-class _DeviceBatch:
-    """Validate and write a batch of device records against the stored state.
-
-    Reads are by the batch's keys only (serials, MACs, sites), in a fixed number
-    of chunked queries, so a 10,000-device import and a one-device update both
-    cost a handful of statements.
-    """
-
-    def __init__(self, store: ZtpStore, items: list, actor: str, reason: str | None, merge_labels: bool,
-                 stamp: str, result: dict) -> None:
-        self.store = store
-        self.engine = store.engine
-        self.items = items
-        self.actor = actor
-        self.reason = reason
-        self.merge_labels = merge_labels
-        self.stamp = stamp
-        self.result = result
-
-    def run(self) -> None:
-        if not self.items:
-            return
-        parsed = [self._parse(index, item) for index, item in enumerate(self.items)]
-        serials = [p["serial"] for p in parsed]
-        dupes = sorted(s for s, n in collections.Counter(serials).items() if n > 1)
-        if dupes:
-            raise ZtpError("device %s" % dupes[0], "serial", "is listed twice in this batch")
-        existing = self._load_devices(sorted(serials))
-        sites = dict((s["name"], s) for s in self.store.sites())
-        clusters = dict((c["name"], c) for c in self.store.clusters())
-        taken = self._load_hostnames()  # hostname -> (serial, site)
-        owners = self._load_mac_owners(sorted(set(m for p in parsed for m in p["all_macs"])))
-        events, mac_rows, inserts, updates, changed_macs = [], [], [], [], []
-        merged = []
-        for p in parsed:
-            old = existing.get(p["serial"])
-            rec, new_events = self._merge(p, old, sites, clusters)
-            merged.append((p, old, rec, new_events))
-            # MACs a device gives up in this batch are free for the others in it
-            if old is not None:
-                for mac in set([old["mac"]] + old["macs"]) - set([rec["mac"]] + rec["macs"]):
-                    if owners.get(mac) == rec["serial"]:
-                        del owners[mac]
-        for p, old, rec, new_events in merged:
-            self._claim_hostname(p, old, rec, taken)
-            macs = self._claim_macs(p, rec, owners)
-            if old is None:
-                inserts.append(_device_row(rec))
-                changed_macs.append(rec["serial"])
-                mac_rows.extend(macs)
-                self.result["created"]["devices"].append(rec["serial"])
-                self.store._record_diff(self.result, "devices", rec["serial"], None, _public(rec))
-            else:
-                old_view, new_view = _public(old), _public(rec)
-                if old_view != new_view or rec["facts"] != old["facts"]:
-                    rec["revision"] = old["revision"] + 1
-                    rec["updated_at"] = self.stamp
-                    updates.append(_device_row(rec)[1:] + (rec["serial"],))
-                    if (rec["mac"], rec["macs"]) != (old["mac"], old["macs"]):
-                        changed_macs.append(rec["serial"])
-                        mac_rows.extend(macs)
-                    self.result["updated"]["devices"].append(rec["serial"])
-                    self.store._record_diff(self.result, "devices", rec["serial"], old_view, new_view)
-                else:
-                    self.result["unchanged"]["devices"] += 1
-            events.extend(new_events)
-        e = self.engine
-        e.executemany("INSERT INTO devices (%s) VALUES (%s)" % (", ".join(DEVICE_COLUMNS), _placeholders(len(DEVICE_COLUMNS))), inserts)
-        e.executemany("UPDATE devices SET %s WHERE serial = ?" % ", ".join("%s = ?" % c for c in DEVICE_COLUMNS[1:]), updates)
-        # MAC ownership: drop the changed devices' rows first so MACs can move between devices.
-        for chunk in _chunks(changed_macs):
-            e.execute("DELETE FROM device_macs WHERE serial IN (%s)" % _placeholders(len(chunk)), list(chunk))
-        e.executemany("INSERT INTO device_macs (mac, serial, is_primary) VALUES (?, ?, ?)", mac_rows)
-        e.executemany("INSERT INTO device_events (serial, from_state, to_state, stage, at, actor, reason) VALUES (?, ?, ?, ?, ?, ?, ?)", events)
-
-    # loading --------------------------------------------------------------------
-    def _load_devices(self, serials: t.List[str]) -> dict:
-        found = {}
-        cols = ", ".join(DEVICE_COLUMNS)
-        for chunk in _chunks(serials):
-            rows = self.engine.execute("SELECT %s FROM devices WHERE serial IN (%s) ORDER BY serial%s"
-                                       % (cols, _placeholders(len(chunk)), self.engine.lock_suffix), list(chunk))
-            for row in rows:
-                rec = _device_from_row(row)
-                found[rec["serial"]] = rec
-        for chunk in _chunks(sorted(found)):
-            for serial, mac, primary in self.engine.execute(
-                    "SELECT serial, mac, is_primary FROM device_macs WHERE serial IN (%s) ORDER BY mac" % _placeholders(len(chunk)), list(chunk)):
-                if primary:
-                    found[serial]["mac"] = mac
-                else:
-                    found[serial]["macs"].append(mac)
-        return found
-
-    def _load_hostnames(self) -> dict:
-        # Fleet-wide: the hostname is the inventory host name, which must be unique.
-        return dict((hostname, (serial, site)) for serial, site, hostname
-                    in self.engine.execute("SELECT serial, site, hostname FROM devices"))
-
-    def _load_mac_owners(self, macs: t.List[str]) -> dict:
-        owners = {}
-        for chunk in _chunks(macs):
-            for mac, serial in self.engine.execute("SELECT mac, serial FROM device_macs WHERE mac IN (%s)" % _placeholders(len(chunk)), list(chunk)):
-                owners[mac] = serial
-        return owners
-
-    # validation --------------------------------------------------------------
-    def _parse(self, index: int, item: t.Any) -> dict:
-        if not isinstance(item, dict):
-            raise ZtpError("devices[%d]" % index, None, "a mapping is required, got %r" % (item,))
-        serial = check_serial("devices[%d]" % index, item.get("serial"))
-        where = "device %s" % serial
-        _no_unknown(where, item, DEVICE_INPUT_KEYS)
-        p = {"serial": serial, "where": where}  # type: dict[str, t.Any]
-        if item.get("site") is not None:
-            p["site"] = check_name(where, "site", item["site"])
-        if item.get("cluster") is not None:
-            # an empty string takes the device out of its cluster
-            p["cluster"] = check_name(where, "cluster", item["cluster"]) if item["cluster"] != "" else None
-        for key, choices in (("role", ROLES), ("os_family", OS_FAMILIES)):
-            if item.get(key) is not None:
-                p[key] = check_choice(where, key, item[key], choices)
-        if item.get("mac") is not None:
-            p["mac"] = normalize_mac(where, "mac", item["mac"])
-        if item.get("macs") is not None:
-            macs = item["macs"]
-            if isinstance(macs, str):
-                macs = [m for m in re.split(r"[\s,;]+", macs) if m]
-            if not isinstance(macs, list):
-                raise ZtpError(where, "macs", "a list of MAC addresses is required")
-            p["macs"] = sorted(set(normalize_mac(where, "macs[%d]" % i, m) for i, m in enumerate(macs)))
-        p["all_macs"] = ([p["mac"]] if "mac" in p else []) + p.get("macs", [])
-        if len(set(p["all_macs"])) != len(p["all_macs"]):
-            raise ZtpError(where, "macs", "repeats the primary MAC %s" % p.get("mac"))
-        if item.get("ip") is not None:
-            p["ip"] = check_ip(where, item["ip"]) if item["ip"] != "" else None
-        if item.get("hostname") is not None:
-            p["hostname"] = item["hostname"]  # checked against os_family once merged
-        if item.get("hardware") is not None:
-            p["hardware"] = check_hardware(where, item["hardware"])
-        if item.get("labels") is not None:
-            p["labels"] = check_labels(where, item["labels"])
-        if item.get("facts") is not None:
-            if not isinstance(item["facts"], dict):
-                raise ZtpError(where, "facts", "a mapping is required")
-            try:
-                p["facts"] = json.loads(_dumps(item["facts"]))
-            except (TypeError, ValueError) as exc:
-                raise ZtpError(where, "facts", "must be plain data: %s" % exc)
-        if item.get("state") is not None:
-            p["state"] = check_choice(where, "state", item["state"], STATES)
-        if item.get("stage") is not None:
-            p["stage"] = check_choice(where, "stage", item["stage"], tuple(STAGES))
-        if item.get("reason") is not None:
-            p["reason"] = check_text(where, "reason", item["reason"], MAX_REASON)
-        return p
-
-    def _merge(self, p: dict, old: dict | None, sites: dict, clusters: dict) -> t.Tuple[dict, t.List[tuple]]:
-        where = p["where"]
-        if old is None:
-            for key in ("mac", "site", "role"):
-                if key not in p:
-                    raise ZtpError(where, key, "is required for a new device")
-            rec = {"serial": p["serial"], "hostname": None, "hostname_source": "rule", "cluster": None, "ip": None,
-                   "os_family": "linux", "macs": [], "hardware": {"cpu_cores": None, "memory_mb": None, "disk_gb": None, "disk_type": None},
-                   "labels": {}, "facts": {}, "state": "registered", "failed_stage": None, "failure_reason": None,
-                   "revision": 1, "created_at": self.stamp, "updated_at": self.stamp, "state_changed_at": self.stamp}
-        else:
-            rec = dict(old)
-            rec["hardware"] = dict(old["hardware"])
-        for key in ("mac", "macs", "site", "cluster", "role", "os_family", "ip", "facts"):
-            if key in p:
-                rec[key] = p[key]
-        if "hardware" in p:
-            rec["hardware"].update(p["hardware"])
-        if "labels" in p:
-            rec["labels"] = dict(rec["labels"], **p["labels"]) if self.merge_labels else p["labels"]
-        if rec["site"] not in sites:
-            raise ZtpError(where, "site", "unknown site %r" % rec["site"])
-        if rec["cluster"] is not None:
-            cluster = clusters.get(rec["cluster"])
-            if cluster is None:
-                raise ZtpError(where, "cluster", "unknown cluster %r" % rec["cluster"])
-            if cluster["site"] != rec["site"]:
-                raise ZtpError(where, "cluster", "cluster %s belongs to site %s, not %s" % (rec["cluster"], cluster["site"], rec["site"]))
-        if old is not None and old["site"] != rec["site"] and old["state"] in HOSTNAME_FROZEN_STATES:
-            raise ZtpError(where, "site", "cannot move to site %s while %s" % (rec["site"], old["state"]))
-        return rec, self._transition(p, old, rec)
-
-    def _transition(self, p: dict, old: dict | None, rec: dict) -> t.List[tuple]:
-        """Apply a requested state change; return its event rows."""
-        where = p["where"]
-        if old is None:
-            # a new device is registered first; it may be reported from a later stage at once
-            events = [(rec["serial"], None, "registered", None, self.stamp, self.actor, p.get("reason", self.reason or "registered"))]
-            current, failed_stage = "registered", None
-        else:
-            events, current, failed_stage = [], old["state"], old["failed_stage"]
-        wanted = p.get("state", current)
-        if wanted != "failed" and "stage" in p:
-            raise ZtpError(where, "stage", "is only used with state: failed")
-        check_transition(where, current, wanted, failed_stage)
-        if wanted == "failed":
-            stage = p.get("stage") or failing_stage(current, failed_stage)
-            if stage is None:
-                raise ZtpError(where, "stage", "name the stage that failed (device is %s)" % current)
-            if current == "failed" and (stage, p.get("reason")) == (failed_stage, rec["failure_reason"]):
-                return events
-            return events + [self._apply_state(p, rec, current, stage, wanted)]
-        if wanted == current:
-            return events
-        return events + [self._apply_state(p, rec, current, None, wanted)]
-
-    def _apply_state(self, p: dict, rec: dict, current: str, stage: str | None, wanted: str) -> tuple:
-        rec["state"] = wanted
-        rec["failed_stage"] = stage if wanted == "failed" else None
-        rec["failure_reason"] = p.get("reason") if wanted == "failed" else None
-        rec["state_changed_at"] = self.stamp
-        return (rec["serial"], current, wanted, stage, self.stamp, self.actor, p.get("reason"))
-
-    def _claim_hostname(self, p: dict, old: dict | None, rec: dict, taken: dict) -> None:
-        where = p["where"]
-        if old is not None and old["state"] in HOSTNAME_FROZEN_STATES:
-            # Kubernetes knows the node by this name now (a site move is refused in _merge).
-            if "hostname" in p and p["hostname"] != old["hostname"]:
-                raise ZtpError(where, "hostname", "is frozen at %r once a device is past configured (state %s)" % (old["hostname"], old["state"]))
-            return
-        if "hostname" in p:
-            name, source = check_hostname(where, p["hostname"], rec["os_family"]), "given"
-        elif old is not None and old["hostname_source"] == "given":
-            name, source = check_hostname(where, old["hostname"], rec["os_family"]), "given"
-        elif old is not None and (old["site"], old["role"], old["os_family"]) == (rec["site"], rec["role"], rec["os_family"]):
-            name, source = old["hostname"], "rule"
-        else:
-            name, source = derive_hostname(rec["site"], rec["role"], rec["serial"], rec["mac"], rec["os_family"],
-                                           _OthersIn(taken, rec["serial"])), "rule"
-        holder, holder_site = taken.get(name, (None, None))
-        if holder is not None and holder != rec["serial"]:
-            raise ZtpError(where, "hostname", "%r is already used by device %s in site %s" % (name, holder, holder_site))
-        if old is not None and taken.get(old["hostname"], (None,))[0] == rec["serial"]:
-            del taken[old["hostname"]]
-        taken[name] = (rec["serial"], rec["site"])
-        rec["hostname"], rec["hostname_source"] = name, source
-
-    def _claim_macs(self, p: dict, rec: dict, owners: dict) -> list:
-        where = p["where"]
-        rows = [(rec["mac"], rec["serial"], 1)] + [(m, rec["serial"], 0) for m in rec["macs"]]
-        if rec["mac"] in rec["macs"]:
-            raise ZtpError(where, "macs", "repeats the primary MAC %s" % rec["mac"])
-        for mac, serial, primary in rows:
-            holder = owners.get(mac)
-            if holder is not None and holder != serial:
-                raise ZtpError(where, "mac" if primary else "macs", "%s already belongs to device %s" % (mac, holder))
-            owners[mac] = serial
-        return rows
-
-
-class _OthersIn(object):
-    """Hostnames held by devices other than `serial` (for derive_hostname)."""
-
-    def __init__(self, taken: dict, serial: str) -> None:
-        self.taken = taken
-        self.serial = serial
-
-    def __contains__(self, name: object) -> bool:
-        return self.taken.get(name, (self.serial,))[0] != self.serial
-
-
-def _public(rec: dict) -> dict:
-    """The fields a user sees (and diffs), without bookkeeping."""
-    keys = ("serial", "mac", "macs", "hostname", "site", "cluster", "role", "os_family", "ip",
-            "hardware", "labels", "state", "failed_stage", "failure_reason")
-    return dict((k, rec[k]) for k in keys)
 
 
 __all__ = ["ZtpStore", "ZtpError", "ZtpDatabaseError", "redact_url", "resolve_url", "scrub", "ENV_VAR", "SCHEMA_VERSION", "LIFECYCLE"]

@@ -8,7 +8,7 @@ import multiprocessing
 
 import pytest
 
-from ansible_collections.edgefleet.platform.plugins.module_utils import ztp_db
+from ansible_collections.edgefleet.platform.plugins.module_utils import ztp_db, ztp_engine, ztp_schema
 from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_db import ZtpStore, ZtpDatabaseError
 
 FLEET = {
@@ -75,11 +75,11 @@ def _v1(url):
     """A database as the first release of the schema left it."""
     store = ZtpStore.__new__(ZtpStore)
     store.url, store.dry_run, store._in_txn = url, False, False
-    store.engine = ztp_db._engine_for(url, False, True)
-    tokens = ztp_db._DIALECT_TOKENS[store.engine.dialect]
+    store.engine = ztp_engine.open_engine(url, False, True)
+    tokens = ztp_schema.DIALECT_TOKENS[store.engine.dialect]
     store.engine.begin_write()
     store.engine.script("CREATE TABLE ztp_schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
-    for statement in ztp_db.MIGRATIONS[1]:
+    for statement in ztp_schema.MIGRATIONS[1]:
         store.engine.script(statement.format(**tokens))
     store.engine.execute("INSERT INTO ztp_schema_version VALUES (1, 'then')")
     store.engine.execute("INSERT INTO regions VALUES ('emea', 'then', 'then')")

@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from ansible_collections.edgefleet.platform.plugins.module_utils import ztp_db
+from ansible_collections.edgefleet.platform.plugins.module_utils import ztp_schema
 from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_db import (
     SCHEMA_VERSION,
     ZtpDatabaseError,
@@ -242,8 +242,8 @@ def test_database_file_is_private(db_url):
 def _make_v1(path):
     conn = sqlite3.connect(path)
     conn.execute("CREATE TABLE ztp_schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
-    for statement in ztp_db.MIGRATIONS[1]:
-        conn.execute(statement.format(**ztp_db._DIALECT_TOKENS["sqlite"]))
+    for statement in ztp_schema.MIGRATIONS[1]:
+        conn.execute(statement.format(**ztp_schema.DIALECT_TOKENS["sqlite"]))
     conn.execute("INSERT INTO ztp_schema_version VALUES (1, '2026-01-01T00:00:00Z')")
     conn.execute("INSERT INTO regions VALUES ('emea', 'x', 'x')")
     conn.commit()
