@@ -185,7 +185,14 @@ updated:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_model import OS_FAMILIES, ROLES, STAGES, STATES
+from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_model import (
+    DISK_TYPES,
+    HARDWARE_FIELDS,
+    OS_FAMILIES,
+    ROLES,
+    STAGES,
+    STATES,
+)
 from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_module import (
     DATABASE_ARGSPEC,
     default_actor,
@@ -194,10 +201,23 @@ from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_module impo
 
 FIELDS = ("mac", "macs", "hostname", "site", "cluster", "role", "os_family", "ip", "hardware", "labels",
           "facts", "state", "stage", "reason")
+# Option types of the hardware fields (ztp_model names them and checks the values).
+HARDWARE_TYPES = {"cpu_cores": "int", "memory_mb": "int", "disk_gb": "float", "disk_type": "str"}
+HARDWARE_CHOICES = {"disk_type": DISK_TYPES}
 
 
-def main() -> None:
-    argument_spec = dict(
+def hardware_options() -> dict:
+    options = {}
+    for field in HARDWARE_FIELDS:
+        options[field] = dict(type=HARDWARE_TYPES[field])
+        if field in HARDWARE_CHOICES:
+            options[field]["choices"] = list(HARDWARE_CHOICES[field])
+    return options
+
+
+def argument_spec() -> dict:
+    """The options; every choice list comes from ztp_model (DOCUMENTATION repeats them, a unit test compares)."""
+    spec = dict(
         serial=dict(type="str"),
         devices=dict(type="list", elements="dict"),
         mac=dict(type="str"),
@@ -208,12 +228,7 @@ def main() -> None:
         role=dict(type="str", choices=list(ROLES)),
         os_family=dict(type="str", choices=list(OS_FAMILIES)),
         ip=dict(type="str"),
-        hardware=dict(type="dict", options=dict(
-            cpu_cores=dict(type="int"),
-            memory_mb=dict(type="int"),
-            disk_gb=dict(type="float"),
-            disk_type=dict(type="str", choices=["ssd", "nvme", "hdd"]),
-        )),
+        hardware=dict(type="dict", options=hardware_options()),
         labels=dict(type="dict"),
         purge_labels=dict(type="bool", default=False),
         facts=dict(type="dict"),
@@ -222,9 +237,13 @@ def main() -> None:
         reason=dict(type="str"),
         actor=dict(type="str"),
     )
-    argument_spec.update(DATABASE_ARGSPEC)
+    spec.update(DATABASE_ARGSPEC)
+    return spec
+
+
+def main() -> None:
     module = AnsibleModule(
-        argument_spec=argument_spec,
+        argument_spec=argument_spec(),
         mutually_exclusive=[("serial", "devices")] + [("devices", f) for f in FIELDS],
         required_one_of=[("serial", "devices")],
         supports_check_mode=True,

@@ -127,8 +127,8 @@ from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_model impor
 from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_module import DATABASE_ARGSPEC, run_module
 
 
-def main() -> None:
-    argument_spec = dict(
+def argument_spec() -> dict:
+    spec = dict(
         serial=dict(type="list", elements="str"),
         site=dict(type="list", elements="str"),
         region=dict(type="list", elements="str"),
@@ -137,8 +137,12 @@ def main() -> None:
         include_decommissioned=dict(type="bool", default=True),
         events=dict(type="bool", default=False),
     )
-    argument_spec.update(DATABASE_ARGSPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    spec.update(DATABASE_ARGSPEC)
+    return spec
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     params = module.params
 
     def work(store):
