@@ -259,10 +259,14 @@ class DeviceBatch:
         if item.get("moves") is not None:
             p["moves"] = self._parse_moves(where, item)
         else:
-            # the item's own state, stage and reason are one move (its state defaults to the current one)
-            p["moves"] = [self._parse_move(where, "", item)]
-            if "reason" in p["moves"][0]:
-                p["reason"] = p["moves"][0]["reason"]
+            # The item's own state, stage and reason are one move. Without a state
+            # it is no move: re-importing a failed device keeps its failure.
+            move = self._parse_move(where, "", item)
+            if "reason" in move:
+                p["reason"] = move["reason"]  # also the reason a new device is registered for
+            if "stage" in move and "state" not in move:
+                raise ZtpError(where, "stage", "is only used with state: failed")
+            p["moves"] = [move] if "state" in move else []
         return p
 
     def _parse_moves(self, where: str, item: dict) -> t.List[dict]:
@@ -342,7 +346,7 @@ class DeviceBatch:
     def _move(self, where: str, rec: dict, move: dict) -> tuple | None:
         """One move from the record's current state; its event row, or None when nothing changes."""
         current, failed_stage = rec["state"], rec["failed_stage"]
-        wanted = move.get("state", current)
+        wanted = move["state"]
         if wanted != "failed" and "stage" in move:
             raise ZtpError(where, "stage", "is only used with state: failed")
         check_transition(where, current, wanted, failed_stage)

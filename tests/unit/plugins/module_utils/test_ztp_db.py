@@ -132,6 +132,21 @@ def test_lifecycle_moves_are_logged(db_url, example):
     ]
 
 
+def test_failed_device_keeps_its_failure_when_updated_without_a_state(db_url, example):
+    with ZtpStore(db_url) as store:
+        store.import_data(example, "tester")
+        store.save_devices([{"serial": "SN-0001", "state": "failed", "reason": "no DHCP lease"}], "ops")
+        # the planning file again, and a label: neither names a state
+        again = store.import_data(example, "tester")
+        assert again["unchanged"]["devices"] == 3 and not again["updated"]["devices"]
+        store.save_devices([{"serial": "SN-0001", "labels": {"rack": "7"}, "reason": "relabelled"}], "ops")
+        with pytest.raises(ZtpError, match="device SN-0001: field 'stage': is only used with state: failed"):
+            store.save_devices([{"serial": "SN-0001", "stage": "configure"}], "ops")
+        device = store.devices(serial=["SN-0001"], with_events=True)[0]
+    assert (device["state"], device["failed_stage"], device["failure_reason"]) == ("failed", "discover", "no DHCP lease")
+    assert [(e["from"], e["to"]) for e in device["events"]] == [(None, "registered"), ("registered", "failed")]
+
+
 def test_event_log_is_append_only(db_url, example):
     with ZtpStore(db_url) as store:
         store.import_data(example, "tester")
