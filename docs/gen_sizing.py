@@ -12,6 +12,7 @@ so the page shows exactly what the filters say.
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import math
 import sys
@@ -22,9 +23,24 @@ SIZING_PY = ROOT / "plugins" / "module_utils" / "sizing.py"
 OUTPUT = ROOT / "docs" / "sizing.md"
 
 
+def _load(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def load_sizing():
-    """Import module_utils/sizing.py by path: it has no Ansible imports, so
-    the generator runs without an ansible_collections tree."""
+    """Import module_utils/sizing.py by path, so the generator runs without an
+    ansible_collections tree: its one collection import, the data model (pure
+    Python as well), is loaded by path under its collection name first."""
+    if "ansible_collections.edgefleet.platform.plugins.module_utils.ztp_model" not in sys.modules:
+        for package in ("ansible_collections", "ansible_collections.edgefleet", "ansible_collections.edgefleet.platform",
+                        "ansible_collections.edgefleet.platform.plugins",
+                        "ansible_collections.edgefleet.platform.plugins.module_utils"):
+            sys.modules.setdefault(package, importlib.util.module_from_spec(importlib.machinery.ModuleSpec(package, None, is_package=True)))
+        _load("ansible_collections.edgefleet.platform.plugins.module_utils.ztp_model", SIZING_PY.parent / "ztp_model.py")
     spec = importlib.util.spec_from_file_location("edgefleet_sizing_for_docs", SIZING_PY)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

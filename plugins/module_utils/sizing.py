@@ -27,7 +27,10 @@ from __future__ import annotations
 
 import math
 import typing as t
+from collections import ChainMap
 from collections.abc import Mapping
+
+from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_model import HARDWARE_FIELDS
 
 # --- tables -----------------------------------------------------------------
 
@@ -151,7 +154,6 @@ STORAGE_POLICIES = {
 
 # Keys that may name a node in messages, in order of preference.
 NODE_NAME_KEYS = ("inventory_hostname", "name", "ztp_hostname", "ztp_serial")
-HARDWARE_FIELDS = ("cpu_cores", "memory_mb", "disk_gb", "disk_type")
 UNNAMED = "(unnamed)"
 
 ENFORCE_VARIABLE = "edgefleet_sizing_enforce"
@@ -577,7 +579,18 @@ def _has_hardware(node: Mapping) -> bool:
     return all(node.get("ztp_" + field, node.get(field)) is not None for field in HARDWARE_FIELDS)
 
 
-def fleet_sizing(devices: t.Any) -> dict[str, t.Any]:
+def _observed(device: Mapping, observed: str | None) -> Mapping:
+    """The device with the hardware a stage observed (``device[observed]['hardware']``)
+    in place of the recorded one; the host variables are not copied."""
+    record = device.get(observed) if observed else None
+    hardware = record.get("hardware") if isinstance(record, Mapping) else None
+    if not isinstance(hardware, Mapping):
+        return device
+    found = {"ztp_" + k: v for k, v in hardware.items() if k in HARDWARE_FIELDS and v is not None}
+    return ChainMap(found, device) if found else device
+
+
+def fleet_sizing(devices: t.Any, observed: str | None = None) -> dict[str, t.Any]:
     """Size every cluster of an inventory at once: what the preflight play runs.
 
     ``devices`` are host variable mappings as the ztp inventory exposes them
@@ -585,14 +598,20 @@ def fleet_sizing(devices: t.Any) -> dict[str, t.Any]:
     cluster have no planned workloads and are skipped. A cluster with a device
     whose hardware is not recorded yet is not sized (its one-node-down capacity
     would be wrong): it is listed in ``pending`` with those devices, and the
-    discover stage records the hardware.
+    discover stage records the hardware. With ``observed``, the name of a host
+    variable holding ``{hardware: ...}`` (what the discover stage leaves in
+    ``edgefleet_stage_record``), that hardware is sized instead of the recorded
+    one wherever a device has it: the sizing gate after discover.
     """
     if not _is_list(devices):
         raise SizingError(f"devices must be a list of host variable dicts, got {_describe(devices)}")
+    if observed is not None and not isinstance(observed, str):
+        raise SizingError(f"observed must be the name of a host variable, got {_describe(observed)}")
     clusters: dict[str, list] = {}
     for index, device in enumerate(devices):
         if not isinstance(device, Mapping):
             raise SizingError(f"devices[{index}] must be a dict of host variables, got {_describe(device)}")
+        device = _observed(device, observed)
         cluster = device.get("ztp_cluster")
         if cluster:
             clusters.setdefault(str(cluster), []).append(device)

@@ -31,6 +31,7 @@ from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_devices imp
     DEVICE_COLUMNS,
     DeviceBatch,
     device_from_row,
+    load_lifecycle,
     record_diff,
     reject_unknown,
 )
@@ -56,7 +57,9 @@ from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_model impor
     check_choice,
     check_name,
     check_text,
+    check_serial,
     check_workloads,
+    plan_stage,
 )
 from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_schema import (
     SCHEMA_VERSION,
@@ -67,6 +70,7 @@ from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_schema impo
 
 PG_RETRIES = 5
 IMPORT_KEYS = ("regions", "sites", "clusters", "devices")
+STAGE_REPORT_KEYS = ("serial", "host", "failure", "hardware", "facts")
 
 
 def new_result() -> dict:
@@ -254,6 +258,56 @@ class ZtpStore:
     def save_devices(self, changes: t.List[dict], actor: str, purge_labels: bool = False) -> dict:
         """Create or update devices (ztp_device): labels merge unless purge_labels, state moves."""
         return self._run_write(lambda: self._import({"devices": changes}, actor, None, merge_labels=not purge_labels))
+
+    def record_stage(self, stage: str, reports: t.List[dict], actor: str) -> dict:
+        """One stage's outcome for every reported device, in one transaction.
+
+        ``reports``: ``{serial, host?, failure?, hardware?, facts?}`` per device.
+        What happens to each device is ztp_model.plan_stage's decision; the
+        device batch checks and writes every move. Returns ``devices`` (per
+        report: serial, host, action, before, state, note, reason on failure),
+        ``changed`` and the per-device ``diff``.
+        """
+        return self._run_write(lambda: self._record_stage(stage, reports, actor))
+
+    def _record_stage(self, stage: str, reports: t.List[dict], actor: str) -> dict:
+        if not isinstance(reports, list):
+            raise ZtpError("stage %s" % stage, "reports", "a list is required")
+        parsed = []
+        for index, report in enumerate(reports):
+            if not isinstance(report, dict):
+                raise ZtpError("reports[%d]" % index, None, "a mapping is required, got %r" % (report,))
+            where = "device %s" % check_serial("reports[%d]" % index, report.get("serial"))
+            reject_unknown(where, report, STAGE_REPORT_KEYS)
+            parsed.append((where, dict(report, serial=where[len("device "):])))
+        serials = [r["serial"] for _, r in parsed]
+        twice = sorted(set(s for s in serials if serials.count(s) > 1))
+        if twice:
+            raise ZtpError("device %s" % twice[0], "serial", "is reported twice for the %s stage" % stage)
+        lifecycle = load_lifecycle(self.engine, serials)
+        items, outcome = [], []
+        for where, report in parsed:
+            if report["serial"] not in lifecycle:
+                raise ZtpError(where, "serial", "is not in the ZTP database")
+            state, failed_stage = lifecycle[report["serial"]]
+            plan = plan_stage(stage, where, state, failed_stage, report.get("failure"))
+            item = {"serial": report["serial"], "moves": [dict(zip(("state", "stage", "reason"), m)) for m in plan.moves]}
+            if plan.store:
+                item.update((k, report[k]) for k in ("hardware", "facts") if report.get(k) is not None)
+            if len(item) > 2 or item["moves"]:
+                items.append(item)
+            after = plan.moves[-1][0] if plan.moves else state
+            done = {"serial": report["serial"], "action": plan.action, "before": state, "state": after, "note": plan.note}
+            if report.get("host"):
+                done["host"] = report["host"]
+            if plan.action == "failed":
+                done["reason"] = plan.moves[0][2]
+            outcome.append(done)
+        result = new_result()
+        DeviceBatch(self, items, actor, None, False, now_iso(), result, with_moves=True).run()
+        diff = result["diff"]
+        return {"devices": outcome, "changed": bool(result["updated"]["devices"]),
+                "diff": {"before": diff["before"].get("devices", {}), "after": diff["after"].get("devices", {})}}
 
     def _import(self, data: dict, actor: str, reason: str | None, merge_labels: bool = False) -> dict:
         stamp = now_iso()

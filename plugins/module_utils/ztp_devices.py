@@ -88,6 +88,18 @@ def public_view(rec: dict) -> dict:
     return dict((k, rec[k]) for k in PUBLIC_KEYS)
 
 
+def load_lifecycle(engine: t.Any, serials: t.List[str]) -> dict:
+    """serial -> (state, failed_stage) of the devices found, their rows locked
+    (in serial order) until the transaction ends."""
+    found = {}
+    for chunk in chunks(sorted(serials)):
+        for serial, state, failed_stage in engine.execute(
+                "SELECT serial, state, failed_stage FROM devices WHERE serial IN (%s) ORDER BY serial%s"
+                % (placeholders(len(chunk)), engine.lock_suffix), list(chunk)):
+            found[serial] = (state, failed_stage)
+    return found
+
+
 # Results -----------------------------------------------------------------------------
 
 def reject_unknown(record: str, item: dict, known: t.Sequence[str]) -> None:

@@ -39,16 +39,44 @@ LIFECYCLE = (
     "operational",
 )
 STATES = LIFECYCLE + ("failed", "decommissioned")
+
+
+class Stage(t.NamedTuple):
+    """A stage of the zero-touch workflow: the state a device must be in to
+    start it and the state it reaches when the stage succeeds."""
+
+    name: str
+    needs: str
+    reaches: str
+
+
+# The stages in the order site.yml runs them. A stage whose `reaches` equals
+# `needs` records facts or a failure without moving the device on; two stages
+# may reach the same state (Flux through the cloud stage, or a local
+# workloads stage on a site without cloud).
+STAGE_FLOW = (
+    Stage("discover", "registered", "discovered"),
+    Stage("os_install", "discovered", "os_installed"),
+    Stage("configure", "os_installed", "configured"),
+    Stage("platform", "configured", "platform_ready"),
+    Stage("cloud", "platform_ready", "workloads_deployed"),
+    Stage("workloads", "platform_ready", "workloads_deployed"),
+    Stage("handoff", "workloads_deployed", "operational"),
+)
+STAGE_BY_NAME = dict((s.name, s) for s in STAGE_FLOW)
 # stage name -> the state a device reaches when that stage succeeds
-STAGES = {
-    "discover": "discovered",
-    "install_os": "os_installed",
-    "configure": "configured",
-    "platform": "platform_ready",
-    "workloads": "workloads_deployed",
-    "handoff": "operational",
+STAGES = dict((s.name, s.reaches) for s in STAGE_FLOW)
+# state -> the first stage that starts from it (the one a failure belongs to)
+STAGE_OF_STATE = {}  # type: dict[str, str]
+for _stage in STAGE_FLOW:
+    STAGE_OF_STATE.setdefault(_stage.needs, _stage.name)
+del _stage
+# A stage may find a device one state short when the stage before it did not
+# apply, and records the state it skipped with this reason: an IPC that arrives
+# with its OS installed is first logged in to by the configure stage.
+STAGE_PASS_THROUGH = {
+    "configure": {"discovered": "OS found installed by the configure stage"},
 }
-STAGE_OF_STATE = dict((state, stage) for stage, state in STAGES.items())
 
 # Hostnames are frozen once Kubernetes knows the node by that name.
 HOSTNAME_FROZEN_STATES = ("platform_ready", "workloads_deployed", "operational")
@@ -299,8 +327,7 @@ def failing_stage(state: str, failed_stage: str | None) -> str | None:
     """The stage a device in `state` is working on (the one a failure belongs to)."""
     if state == "failed":
         return failed_stage
-    target = next_state(state)
-    return STAGE_OF_STATE.get(target) if target else None
+    return STAGE_OF_STATE.get(state)
 
 
 def check_transition(record: str, current: str, wanted: str, failed_stage: str | None) -> None:
@@ -323,12 +350,95 @@ def check_transition(record: str, current: str, wanted: str, failed_stage: str |
             allowed.add(nxt)
     elif current == "failed":
         allowed.add("failed")
-        if failed_stage in STAGES:
-            target = STAGES[failed_stage]
-            allowed.add(target)
-            allowed.add(LIFECYCLE[LIFECYCLE.index(target) - 1])
+        if failed_stage in STAGE_BY_NAME:
+            stage = STAGE_BY_NAME[failed_stage]
+            allowed.add(stage.reaches)
+            allowed.add(stage.needs)
     if wanted not in allowed:
         raise ZtpError(
             record, "state",
             "cannot move from %s to %s (allowed from %s: %s)" % (current, wanted, current, ", ".join(s for s in STATES if s in allowed)),
         )
+
+
+# Stage outcomes ---------------------------------------------------------------------
+
+STAGE_ACTIONS = ("advanced", "retried", "kept", "failed", "behind", "decommissioned")
+
+
+class StagePlan(t.NamedTuple):
+    """What a stage's outcome does to one device.
+
+    action: one of STAGE_ACTIONS; moves: the state changes in order, each
+    (state, failed stage or None, reason); store: whether the facts the stage
+    reported for the device are kept; note: the why, for the stage's summary.
+    """
+
+    action: str
+    moves: t.Tuple[t.Tuple[str, t.Optional[str], str], ...]
+    store: bool
+    note: str
+
+
+def stage_failure_reason(text: t.Any) -> str:
+    """A failure message as the event log keeps it: one line, at most MAX_REASON characters."""
+    text = "".join(ch if ord(ch) >= 32 else " " for ch in str(text if text is not None else ""))
+    line = " ".join(text.split()) or "failed"
+    if len(line) > MAX_REASON:
+        line = line[:MAX_REASON - 3] + "..."
+    return line
+
+
+def _progress(stage: Stage, state: str, failed_stage: str | None) -> str:
+    """Where a device stands for `stage`: due, through, retry, done or behind."""
+    if state == "failed":
+        if failed_stage == stage.name:
+            return "retry"
+        if failed_stage not in STAGE_BY_NAME:
+            return "behind"
+        order = [s.name for s in STAGE_FLOW]
+        return "done" if order.index(failed_stage) > order.index(stage.name) else "behind"
+    if state == stage.needs:
+        return "due"
+    if state in STAGE_PASS_THROUGH.get(stage.name, {}):
+        return "through"
+    if LIFECYCLE.index(state) >= LIFECYCLE.index(stage.reaches):
+        return "done"
+    return "behind"
+
+
+def plan_stage(stage_name: str, record: str, state: str, failed_stage: str | None, failure: str | None = None) -> StagePlan:
+    """The one rule of what a stage's outcome does to a device.
+
+    Success moves a device due for the stage to the state it reaches (through
+    the states STAGE_PASS_THROUGH allows), retries a device that failed in this
+    stage, and keeps a device that is already there or further along (its facts
+    are refreshed). A failure is recorded as `failed` in this stage, with the
+    reason, for any device that has reached the stage. A device behind the stage
+    and a decommissioned one are never touched. Every move is still checked by
+    check_transition when it is written.
+    """
+    stage = STAGE_BY_NAME.get(stage_name)
+    if stage is None:
+        raise ZtpError(record, "stage", "%r is not a stage (one of %s)" % (stage_name, ", ".join(STAGES)))
+    check_choice(record, "state", state, STATES)
+    if state == "decommissioned":
+        return StagePlan("decommissioned", (), False, "decommissioned: left untouched")
+    where = _progress(stage, state, failed_stage)
+    if where == "behind":
+        now = "failed in %s" % failed_stage if state == "failed" else state
+        return StagePlan("behind", (), False, "%s: the %s stage needs %s first; left untouched" % (now, stage.name, stage.needs))
+    if failure is not None:
+        return StagePlan("failed", (("failed", stage.name, stage_failure_reason(failure)),), True, "failed in %s" % stage.name)
+    reason = "%s stage" % stage.name
+    if where == "retry":
+        return StagePlan("retried", ((stage.reaches, None, reason),), True, "retried: %s" % stage.reaches)
+    if where == "done":
+        now = "failed in %s" % failed_stage if state == "failed" else state
+        return StagePlan("kept", (), True, "already %s" % now)
+    moves = []  # type: list[tuple[str, t.Optional[str], str]]
+    if where == "through":
+        moves.append((stage.needs, None, STAGE_PASS_THROUGH[stage.name][state]))
+    if stage.reaches != stage.needs:
+        moves.append((stage.reaches, None, reason))
+    return StagePlan("advanced", tuple(moves), True, stage.reaches)

@@ -17,7 +17,7 @@ from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_engine impo
     now_iso,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Migrations: ordered, each a list of statements. {id_pk} and {append_only} differ per engine.
 MIGRATIONS = {
@@ -53,6 +53,11 @@ MIGRATIONS = {
     # The hostname is the inventory host name: unique in the fleet, not only per site.
     3: [
         "CREATE UNIQUE INDEX devices_hostname ON devices (hostname)",
+    ],
+    # The stage install_os is called os_install (the stage names of site.yml).
+    # The event log is append-only and keeps the name it was written with.
+    4: [
+        "UPDATE devices SET failed_stage = 'os_install' WHERE failed_stage = 'install_os'",
     ],
 }
 

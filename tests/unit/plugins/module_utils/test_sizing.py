@@ -729,3 +729,29 @@ def test_fleet_sizing_bad_input():
         sizing.fleet_sizing({"a": 1})
     with pytest.raises(sizing.SizingError, match=r"devices\[0\] must be a dict"):
         sizing.fleet_sizing(["x"])
+
+
+def test_fleet_sizing_with_observed_hardware_sizes_what_discover_saw():
+    # recorded: fits; observed by discover: 2 GiB of memory, which no longer fits
+    recorded = _host("a1", "line-a")
+    seen = dict(recorded, edgefleet_stage_record={"hardware": {"cpu_cores": 8, "memory_mb": 2048, "disk_gb": 512, "disk_type": "nvme"}})
+    assert sizing.fleet_sizing([recorded])["ok"]
+    report = sizing.fleet_sizing([seen], observed="edgefleet_stage_record")
+    assert not report["ok"] and "a1" in "\n".join(report["clusters"]["line-a"]["violations"])
+    # no observation (a host that failed before recording one): the recorded hardware is sized
+    assert sizing.fleet_sizing([recorded], observed="edgefleet_stage_record")["ok"]
+    # observed hardware fills in what was never recorded: no longer pending
+    blank = dict(recorded, ztp_cpu_cores=None, ztp_memory_mb=None, ztp_disk_gb=None, ztp_disk_type=None)
+    assert sizing.fleet_sizing([blank])["pending"] == {"line-a": ["a1"]}
+    filled = dict(blank, edgefleet_stage_record={"hardware": {"cpu_cores": 8, "memory_mb": 16384, "disk_gb": 512, "disk_type": "ssd"}})
+    assert sizing.fleet_sizing([filled], observed="edgefleet_stage_record")["clusters"]["line-a"]["ok"]
+    with pytest.raises(sizing.SizingError, match="observed must be the name of a host variable"):
+        sizing.fleet_sizing([recorded], observed=3)
+
+
+def test_sizing_vocabularies_are_the_data_model_s():
+    from ansible_collections.edgefleet.platform.plugins.module_utils import ztp_model
+
+    assert set(sizing.WORKLOAD_TYPES) == set(ztp_model.WORKLOAD_TYPES)
+    assert set(sizing.DISK_TYPES) == set(ztp_model.DISK_TYPES)
+    assert sizing.HARDWARE_FIELDS is ztp_model.HARDWARE_FIELDS

@@ -348,3 +348,19 @@ def test_reads_take_a_constant_number_of_queries(tmp_path):
             assert len(store.devices()) == n
             statements.append(store.engine.statements - before)
     assert statements[0] == statements[1] == 2
+
+
+def test_v4_renames_the_install_os_stage_of_failed_devices(db_url, example):
+    with ZtpStore(db_url) as store:
+        store.import_data(example, "test")
+        store.save_devices([{"serial": "SN-0001", "state": "failed", "stage": "os_install", "reason": "no disk"}], "test")
+    # as a collection before the rename wrote it
+    conn = sqlite3.connect(db_url[len("sqlite://"):])
+    conn.execute("UPDATE devices SET failed_stage = 'install_os' WHERE serial = 'SN-0001'")
+    conn.execute("DELETE FROM ztp_schema_version WHERE version = 4")
+    conn.commit()
+    conn.close()
+    with ZtpStore(db_url) as store:
+        device = store.devices(serial=["SN-0001"])[0]
+        assert (device["state"], device["failed_stage"]) == ("failed", "os_install")
+        store.save_devices([{"serial": "SN-0001", "state": "discovered", "reason": "retry"}], "test")

@@ -174,6 +174,108 @@ def test_retry_goes_back_to_the_failed_stage():
 
 def test_failing_stage_is_the_one_being_worked_on():
     assert m.failing_stage("registered", None) == "discover"
+    assert m.failing_stage("discovered", None) == "os_install"
     assert m.failing_stage("os_installed", None) == "configure"
+    assert m.failing_stage("platform_ready", None) == "cloud"
     assert m.failing_stage("failed", "platform") == "platform"
     assert m.failing_stage("operational", None) is None
+
+
+def test_stage_flow_follows_the_lifecycle():
+    assert [s.name for s in m.STAGE_FLOW] == list(m.STAGES)
+    for stage in m.STAGE_FLOW:
+        assert m.LIFECYCLE.index(stage.reaches) - m.LIFECYCLE.index(stage.needs) in (0, 1), stage
+    # every state of the workflow but the last is left by some stage
+    assert set(m.STAGE_OF_STATE) == set(m.LIFECYCLE[:-1])
+
+
+# What a stage's outcome does to a device: every case of plan_stage ------------
+
+def _plan(stage, state, failed_stage=None, failure=None):
+    return m.plan_stage(stage, "device SN-1", state, failed_stage, failure)
+
+
+@pytest.mark.parametrize("stage", list(m.STAGES))
+def test_success_advances_a_device_due_for_the_stage(stage):
+    flow = m.STAGE_BY_NAME[stage]
+    plan = _plan(stage, flow.needs)
+    assert plan.action == "advanced" and plan.store
+    assert plan.moves == (((flow.reaches, None, "%s stage" % stage),) if flow.reaches != flow.needs else ())
+    for state, _, _ in plan.moves:  # every move the plan makes is one the state machine allows
+        m.check_transition("d", flow.needs, state, None)
+
+
+def test_configure_passes_a_pre_imaged_ipc_through_os_installed():
+    plan = _plan("configure", "discovered")
+    assert plan.action == "advanced"
+    assert plan.moves == (("os_installed", None, "OS found installed by the configure stage"), ("configured", None, "configure stage"))
+    m.check_transition("d", "discovered", "os_installed", None)
+    m.check_transition("d", "os_installed", "configured", None)
+
+
+def test_other_stages_do_not_skip_states():
+    assert _plan("platform", "os_installed").action == "behind"
+    assert _plan("discover", "registered").moves == (("discovered", None, "discover stage"),)
+
+
+def test_success_retries_a_device_that_failed_in_this_stage():
+    plan = _plan("platform", "failed", "platform")
+    assert plan.action == "retried" and plan.moves == (("platform_ready", None, "platform stage"),)
+    m.check_transition("d", "failed", "platform_ready", "platform")
+
+
+@pytest.mark.parametrize("state,failed_stage", [
+    ("configured", None), ("platform_ready", None), ("operational", None),
+    ("failed", "platform"), ("failed", "handoff"),
+])
+def test_success_keeps_a_device_already_further_along(state, failed_stage):
+    plan = _plan("configure", state, failed_stage)
+    assert plan.action == "kept" and plan.moves == () and plan.store
+    assert state in plan.note
+
+
+@pytest.mark.parametrize("state,failed_stage", [
+    ("registered", None), ("failed", "discover"), ("failed", None), ("failed", "install_os"),
+])
+def test_a_device_behind_the_stage_is_never_touched(state, failed_stage):
+    for failure in (None, "boom"):
+        plan = _plan("configure", state, failed_stage, failure)
+        assert plan == m.StagePlan("behind", (), False, plan.note)
+        assert "needs os_installed" in plan.note
+
+
+@pytest.mark.parametrize("state,failed_stage", [
+    ("discovered", None), ("os_installed", None), ("configured", None), ("operational", None),
+    ("failed", "configure"), ("failed", "platform"),
+])
+def test_a_failure_is_recorded_in_this_stage_with_the_reason(state, failed_stage):
+    plan = _plan("configure", state, failed_stage, "OS hardening: sshd -t\nrefused the\tconfig")
+    assert plan.action == "failed" and plan.store
+    assert plan.moves == (("failed", "configure", "OS hardening: sshd -t refused the config"),)
+    m.check_transition("d", state, "failed", failed_stage)
+
+
+def test_unreachable_in_discover_is_a_failure_of_discover():
+    plan = _plan("discover", "registered", failure="unreachable: ssh: connect to host 10.0.0.9 port 22: No route to host")
+    assert plan.moves[0][:2] == ("failed", "discover")
+
+
+def test_a_decommissioned_device_is_never_touched():
+    for failure in (None, "boom"):
+        assert _plan("discover", "decommissioned", failure=failure) == m.StagePlan("decommissioned", (), False, "decommissioned: left untouched")
+
+
+def test_failure_reasons_are_one_line_cut_to_the_model_limit():
+    long = "x" * 5000
+    reason = _plan("platform", "configured", failure=long).moves[0][2]
+    assert len(reason) == m.MAX_REASON and reason.endswith("...")
+    m.check_text("d", "reason", reason, m.MAX_REASON)
+    assert m.stage_failure_reason("a\r\nb\x00c\x1b[0m") == "a b c [0m"
+    assert m.stage_failure_reason("") == "failed" and m.stage_failure_reason(None) == "failed"
+
+
+def test_unknown_stage_or_state_names_the_record():
+    with pytest.raises(m.ZtpError, match="device SN-1: field 'stage': 'install' is not a stage"):
+        _plan("install", "registered")
+    with pytest.raises(m.ZtpError, match="device SN-1: field 'state'"):
+        _plan("discover", "booting")
