@@ -143,7 +143,7 @@ def test_awx_import_holds_database_strings_as_strings(tmp_path, db_url, ansible_
                 assert exported == {"__ansible_unsafe": db}, where
                 seen["wrapped"].append(where)
             else:
-                assert type(exported) is str and exported == db, (where, exported)
+                assert isinstance(exported, str) and exported == db, (where, exported)
                 seen["plain"] += 1
         elif isinstance(db, dict):
             assert isinstance(exported, dict) and sorted(exported) == sorted(db), where
@@ -154,7 +154,7 @@ def test_awx_import_holds_database_strings_as_strings(tmp_path, db_url, ansible_
             for index, item in enumerate(db):
                 same(item, exported[index], where + (index,))
         else:
-            assert exported == db and type(exported) is type(db), (where, exported)
+            assert exported == db and isinstance(exported, type(db)), (where, exported)
 
     for name, device in devices.items():
         record = dict(device, **(device.get("hardware") or {}))
