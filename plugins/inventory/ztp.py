@@ -13,8 +13,14 @@ description:
     region, cluster, topology, site kind, node role, platform, OS family and lifecycle state.
   - The inventory host name is the device's hostname; every device field is a host variable prefixed
     C(ztp_); C(ansible_host) is the management IP; Windows devices get WinRM connection variables.
-  - Every string read from the database is marked unsafe, so a label or hostname holding C({{ ... }}) is
-    returned literally and never templated.
+  - A string read from the database that could hold a template (a brace, or a C(#jinja2:) header) is
+    left untrusted, so a label holding C({{ ... }}) is returned literally and never templated. Every
+    other string is marked trusted, as there is nothing in it to template.
+  - C(ansible-inventory --list --export), which AWX and Automation Controller run to import an inventory
+    source, therefore prints plain values as plain JSON strings. A value that could hold a template is
+    printed wrapped in an C(__ansible_unsafe) mapping on purpose; AWX stores it so and passes it to its jobs
+    through an inventory script, where ansible-core reads it as untrusted again. Printed as a plain
+    string it would be trusted there and templated.
   - The database is read with a fixed number of queries per parse, whatever the number of devices.
   - Configuration files must be named C(*.ztp.yml) or C(*.ztp.yaml) (or C(ztp.yml)/C(ztp.yaml)).
 author:
@@ -101,7 +107,7 @@ from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_db import (
     redact_url,
     scrub,
 )
-from ansible_collections.edgefleet.platform.plugins.plugin_utils.unsafe import make_unsafe
+from ansible_collections.edgefleet.platform.plugins.plugin_utils.unsafe import trust_plain
 
 # device field -> host variable (without the ztp_ prefix: same name)
 _FIELDS = ("serial", "mac", "macs", "hostname", "site", "region", "cluster", "topology", "kind",
@@ -175,8 +181,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         keyed = self.get_option("keyed_groups")
         windows_vars = self.get_option("windows_connection_vars")
         known_groups = {}
+        memo = {}
         for device in devices:
-            hostvars = host_vars(device, windows_vars)
+            hostvars = host_vars(device, windows_vars, memo)
             host = self.inventory.add_host(hostvars["ztp_hostname"])
             for key, value in hostvars.items():
                 self.inventory.set_variable(host, key, value)
@@ -194,8 +201,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 self._add_host_to_keyed_groups(keyed, hostvars, host, strict=strict, fetch_hostvars=False)
 
 
-def host_vars(device, windows_vars):
-    """The host variables of one device, every string marked unsafe."""
+def host_vars(device, windows_vars, memo=None):
+    """The host variables of one device; only strings that cannot hold a template are trusted
+    (`memo`: see trust_plain)."""
     hostvars = dict(("ztp_" + field, device.get(field)) for field in _FIELDS)
     hardware = device.get("hardware") or {}
     for field in _HARDWARE:
@@ -204,7 +212,7 @@ def host_vars(device, windows_vars):
         hostvars["ansible_host"] = device["ip"]
     if device.get("os_family") == "windows":
         hostvars.update(windows_vars or {})
-    return make_unsafe(hostvars)
+    return trust_plain(hostvars, memo)
 
 
 def group_names(device):

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
+import stat
+import sys
 
 import yaml
 
@@ -13,6 +16,7 @@ from ansible_collections.edgefleet.platform.tests.integration.helpers import FIL
 
 GOLDEN = os.path.join(FILES, "golden", "inventory_list.json")
 VOLATILE = ("ztp_created_at", "ztp_updated_at", "ztp_state_changed_at")
+NOTE = "{{ lookup('ansible.builtin.pipe', 'touch /tmp/edgefleet-pwned') }}"  # a label of SN-0001 in fleet.yml
 
 
 def load_fleet(db_url, env):
@@ -38,6 +42,46 @@ def inventory_list(config, env, *extra):
     return json.loads(proc.stdout)
 
 
+def awx_import(config, env, tmp_path):
+    """The inventory as AWX's inventory update reads it: `ansible-inventory --list --export` into an
+    output file, loaded with the standard library's json (no Ansible decoder)."""
+    out = tmp_path / "awx-import.json"
+    run(["ansible-inventory", "-i", config, "--playbook-dir", str(tmp_path), "--list", "--export", "--output", str(out)], env)
+    with open(str(out), encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def awx_job_inventory(listing, tmp_path):
+    """What AWX gives a job later: the stored groups and variables, printed by an executable script
+    (ansible-core reads it with its script plugin)."""
+    data = dict(listing, _meta={"hostvars": listing["_meta"]["hostvars"]})
+    path = tmp_path / "awx_inventory.py"
+    path.write_text("#!%s\n# -*- coding: utf-8 -*-\nprint(%r)\n" % (sys.executable, json.dumps(data)))
+    path.chmod(stat.S_IRWXU)
+    return str(path)
+
+
+def could_template(value):
+    """Written again here, not imported: a brace (every Jinja delimiter has one) or a #jinja2: header."""
+    return "{" in value or "}" in value or "#jinja2:" in value
+
+
+def tamper_label(db_url, serial, key, value):
+    """Write a label behind the model's back (it refuses newlines, which a #jinja2: header needs)."""
+    if db_url.startswith("sqlite:///"):
+        conn, mark = sqlite3.connect(db_url[len("sqlite:///"):]), "?"
+    else:
+        import psycopg
+        conn, mark = psycopg.connect(db_url), "%s"
+    try:
+        labels = json.loads(conn.execute("SELECT labels FROM devices WHERE serial = %s" % mark, (serial,)).fetchone()[0])
+        labels[key] = value
+        conn.execute("UPDATE devices SET labels = %s WHERE serial = %s" % (mark, mark), (json.dumps(labels), serial))
+        conn.commit()
+    finally:
+        conn.close()
+
+
 def normalise(listing):
     """Drop timestamps and order host lists, so the golden file is stable."""
     for hostvars in listing["_meta"]["hostvars"].values():
@@ -50,9 +94,9 @@ def normalise(listing):
 
 
 def test_inventory_list_matches_golden(tmp_path, db_url, ansible_env):
-    """Same output on SQLite and PostgreSQL; EDGEFLEET_UPDATE_GOLDEN=1 rewrites the file."""
+    """The JSON AWX imports, the same on SQLite and PostgreSQL; EDGEFLEET_UPDATE_GOLDEN=1 rewrites the file."""
     load_fleet(db_url, ansible_env)
-    listing = normalise(inventory_list(inventory_config(tmp_path, db_url), ansible_env))
+    listing = normalise(awx_import(inventory_config(tmp_path, db_url), ansible_env, tmp_path))
     if os.environ.get("EDGEFLEET_UPDATE_GOLDEN") == "1" and db_url.startswith("sqlite"):
         # make runs the tests from a copy: write into the repository (EDGEFLEET_REPO_ROOT) when known
         root = os.environ.get("EDGEFLEET_REPO_ROOT")
@@ -76,8 +120,76 @@ def test_template_in_a_label_is_never_run(tmp_path, db_url, ansible_env):
         "    - ansible.builtin.debug:\n        msg: 'note={{ ztp_labels.note }}'\n"
         "    - ansible.builtin.debug:\n        var: ztp_labels\n")
     proc = run(["ansible-playbook", "-i", config, str(play)], ansible_env)
-    assert "note={{ lookup('ansible.builtin.pipe', 'touch /tmp/edgefleet-pwned') }}" in proc.stdout
+    assert "note=" + NOTE in proc.stdout
     assert not os.path.exists(marker)
+
+
+def test_awx_import_holds_database_strings_as_strings(tmp_path, db_url, ansible_env):
+    """Every host var that is a string in the database is a JSON string in what AWX imports, except
+    a value that could hold a template: that one stays {"__ansible_unsafe": ...} (see the plugin docs)."""
+    load_fleet(db_url, ansible_env)
+    header = "#jinja2:variable_start_string:'[[',variable_end_string:']]'\n[[ 6 * 7 ]]"
+    tamper_label(db_url, "SN-0001", "header", header)
+    listing = awx_import(inventory_config(tmp_path, db_url), ansible_env, tmp_path)
+    with ZtpStore(db_url) as store:
+        devices = dict((d["hostname"], d) for d in store.devices(with_facts=False, include_decommissioned=False))
+    hostvars = listing["_meta"]["hostvars"]
+    assert sorted(hostvars) == sorted(devices)
+    seen = {"plain": 0, "wrapped": []}
+
+    def same(db, exported, where):
+        if isinstance(db, str):
+            if could_template(db):
+                assert exported == {"__ansible_unsafe": db}, where
+                seen["wrapped"].append(where)
+            else:
+                assert isinstance(exported, str) and exported == db, (where, exported)
+                seen["plain"] += 1
+        elif isinstance(db, dict):
+            assert isinstance(exported, dict) and sorted(exported) == sorted(db), where
+            for key in db:
+                same(db[key], exported[key], where + (key,))
+        elif isinstance(db, list):
+            assert isinstance(exported, list) and len(exported) == len(db), where
+            for index, item in enumerate(db):
+                same(item, exported[index], where + (index,))
+        else:
+            assert exported == db and isinstance(exported, type(db)), (where, exported)
+
+    for name, device in devices.items():
+        record = dict(device, **(device.get("hardware") or {}))
+        for var, value in hostvars[name].items():
+            if var == "ansible_host":
+                same(record["ip"], value, (name, var))
+            elif var.startswith("ztp_"):
+                same(record[var[len("ztp_"):]], value, (name, var))
+            else:  # windows_connection_vars of the plugin configuration
+                assert device["os_family"] == "windows" and isinstance(value, (str, int)), (name, var, value)
+    assert sorted(seen["wrapped"]) == [("plant-a-c-sn0001", "ztp_labels", "header"), ("plant-a-c-sn0001", "ztp_labels", "note")]
+    assert seen["plain"] > 80
+
+
+def test_awx_job_never_templates_a_database_string(tmp_path, db_url, ansible_env):
+    """AWX imports the JSON, stores it and gives it to a job through an inventory script: the plain values
+    arrive as strings, the {{ }} and the #jinja2: header as text, and nothing runs."""
+    load_fleet(db_url, ansible_env)
+    marker = tmp_path / "pwned-by-header"
+    header = "#jinja2:variable_start_string:'[[',variable_end_string:']]'\n[[ lookup('ansible.builtin.pipe', 'touch %s') ]]" % marker
+    tamper_label(db_url, "SN-0001", "header", header)
+    if os.path.exists("/tmp/edgefleet-pwned"):
+        os.unlink("/tmp/edgefleet-pwned")
+    inventory = awx_job_inventory(awx_import(inventory_config(tmp_path, db_url), ansible_env, tmp_path), tmp_path)
+    play = tmp_path / "job.yml"
+    play.write_text(
+        "- hosts: plant-a-c-sn0001\n  gather_facts: false\n  connection: local\n  tasks:\n"
+        "    - ansible.builtin.debug:\n        msg: 'site={{ ztp_site }} ({{ ztp_site | type_debug }}) line={{ ztp_labels.line }}'\n"
+        "    - ansible.builtin.debug:\n        msg: 'note={{ ztp_labels.note }}'\n"
+        "    - ansible.builtin.debug:\n        msg: '{{ ztp_labels.header }}'\n")
+    proc = run(["ansible-playbook", "-i", inventory, str(play)], ansible_env)
+    assert "site=plant-a (str) line=1" in proc.stdout
+    assert "note=" + NOTE in proc.stdout
+    assert json.dumps(header) in proc.stdout
+    assert not os.path.exists("/tmp/edgefleet-pwned") and not marker.exists()
 
 
 def test_cache_is_used_until_flushed(tmp_path, db_url, ansible_env):
@@ -88,8 +200,11 @@ def test_cache_is_used_until_flushed(tmp_path, db_url, ansible_env):
     assert "state_discovered" in first
     with ZtpStore(db_url) as store:
         store.save_devices([{"serial": "SN-0002", "state": "discovered"}], "test")
-    cached = inventory_list(config, ansible_env)
+    cached = inventory_list(config, ansible_env, "--export")
     assert sorted(cached["state_discovered"]["hosts"]) == ["plant-a-c-sn0001"]
+    # devices read back from the cache get the same trust: plain values plain, the {{ }} label not
+    assert cached["_meta"]["hostvars"]["plant-a-c-sn0001"]["ztp_site"] == "plant-a"
+    assert cached["_meta"]["hostvars"]["plant-a-c-sn0001"]["ztp_labels"]["note"] == {"__ansible_unsafe": NOTE}
     fresh = inventory_list(config, ansible_env, "--flush-cache")
     assert sorted(fresh["state_discovered"]["hosts"]) == ["plant-a-c-sn0001", "plant-a-c-sn0002"]
     # the cache entry holds device data only, never the database URL

@@ -3,17 +3,22 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
+
 import pytest
 
 from ansible.inventory.data import InventoryData
 from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import inventory_loader
-from ansible.template import Templar, trust_as_template
+from ansible.template import Templar, is_trusted_as_template, trust_as_template
 
 from ansible_collections.edgefleet.platform.plugins.inventory import ztp as ztp_inventory
 from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_db import ZtpStore
 
 TEMPLATE = "{{ lookup('ansible.builtin.pipe', 'echo pwned') }}"
+# Only a database edited behind the model can hold it (labels refuse newlines): no brace, other delimiters.
+HEADER = "#jinja2:variable_start_string:'[[',variable_end_string:']]'\n[[ lookup('ansible.builtin.pipe', 'echo pwned') ]]"
 
 
 @pytest.fixture
@@ -80,12 +85,29 @@ def test_groups_and_hostvars(plugin_loader, tmp_path, fleet):
 
 
 def test_database_strings_are_never_templated(plugin_loader, tmp_path, fleet):
+    with sqlite3.connect(fleet[len("sqlite:///"):]) as conn:  # a label written behind the model's back
+        labels = json.loads(conn.execute("SELECT labels FROM devices WHERE serial = 'SN-0001'").fetchone()[0])
+        conn.execute("UPDATE devices SET labels = ? WHERE serial = 'SN-0001'", (json.dumps(dict(labels, header=HEADER)),))
     inventory = parse(plugin_loader, tmp_path, fleet)
     host = inventory.get_host("plant-a-c-sn0001")
     templar = Templar(loader=DataLoader(), variables=host.vars)
     # The label arrives as data: templating the variable returns the text, the lookup never runs.
     assert templar.template(trust_as_template("{{ ztp_labels.note }}")) == TEMPLATE
     assert templar.template(host.vars["ztp_labels"]["note"]) == TEMPLATE
+    assert templar.template(trust_as_template("{{ ztp_labels.header }}")) == HEADER
+    assert templar.template(host.vars["ztp_labels"]["header"]) == HEADER
+
+
+def test_plain_strings_are_trusted_so_they_export_plain(plugin_loader, tmp_path, fleet):
+    """ansible-inventory prints an untrusted host var as {"__ansible_unsafe": ...}: only values that
+    could hold a template stay untrusted."""
+    hostvars = parse(plugin_loader, tmp_path, fleet).get_host("plant-a-c-sn0001").vars
+    plain = [hostvars[k] for k in ("ztp_serial", "ztp_mac", "ztp_site", "ztp_state", "ztp_created_at", "ansible_host")]
+    plain += [hostvars["ztp_labels"]["line"], hostvars["ztp_cluster_workloads"][0]["name"]]
+    assert all(is_trusted_as_template(value) for value in plain), plain
+    assert not is_trusted_as_template(hostvars["ztp_labels"]["note"])
+    windows = parse(plugin_loader, tmp_path, fleet).get_host("plantb-c-sn0003").vars
+    assert is_trusted_as_template(windows["ansible_connection"])
 
 
 def test_filters_and_decommissioned(plugin_loader, tmp_path, fleet):
