@@ -50,8 +50,6 @@ SERIAL_PLACEHOLDERS = (
 
 def _as_int(value: t.Any, default: int = 0) -> int:
     """Like Jinja's ``int`` filter: numbers and numeric strings, anything else is ``default``."""
-    if isinstance(value, bool):
-        return int(value)
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -68,8 +66,8 @@ def _sysfs(value: t.Any) -> str:
 
 def _interface_fact(facts: t.Mapping[str, t.Any], name: str) -> t.Mapping[str, t.Any]:
     """The fact describing interface ``name``. ansible-core keys it with '-' turned into
-    '_' ('br-lan' -> br_lan) but keeps '.' ('enp2s0.100'); older releases turned '.'
-    into '_' as well, so both keys are tried."""
+    '_' but '.' kept ('lan-b.20' -> lan_b.20; tests/unit fixture vlan-bridge-names.json).
+    Facts keyed with '.' turned into '_' as well, as discover used to expect, are found too."""
     underscored = name.replace("-", "_")
     for key in (underscored, underscored.replace(".", "_"), name):
         fact = facts.get(key)

@@ -150,7 +150,7 @@ def test_without_dmi_or_machine_id():
 
 
 def test_interface_facts_keyed_the_older_way_are_found():
-    # Older ansible-core releases keyed 'enp2s0.100' as enp2s0_100.
+    # Facts keyed with every "." turned into "_" too (what discover used to look up) are found.
     host = facts("vlan-bridge-names")
     host["enp2s0_100"] = host.pop("enp2s0.100")
     host["lan_b_20"] = host.pop("lan_b.20")
