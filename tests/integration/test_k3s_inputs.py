@@ -6,10 +6,13 @@ stops in the role's checks, so nothing is installed or written here."""
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -80,3 +83,39 @@ def test_a_damaged_bundle_is_refused_before_anything_is_copied(tmp_path, ansible
     assert "bundle %s: k3s has sha256" % bundle in flat, out[-3000:]
     assert "but sha256sum-amd64.txt says" in flat and "nothing was installed" in flat
     assert "Copy the binary next to its destination" not in out
+
+
+def test_a_bundle_checksum_file_that_is_not_one_is_refused_naming_the_line(tmp_path, ansible_env):
+    bundle = tmp_path / "bundle"
+    subprocess.run([sys.executable, BUILD_BUNDLE, "--version", "v1.31.4+k3s1", "--out", str(bundle)], check=True)
+    sums = bundle / "sha256sum-amd64.txt"
+    sums.write_text(sums.read_text() + "SHA256 (k3s) = 0123\n")
+    rc, out = converge(tmp_path, ansible_env, {"ipc-1": "control"},
+                       {"k3s_artifact_source": "bundle", "k3s_bundle_dir": str(bundle), "k3s_install_images": False})
+    assert rc != 0
+    flat = " ".join(out.split())
+    assert "%s line 3 is not '<sha256> <file name>': 'SHA256 (k3s) = 0123'" % sums in flat, out[-3000:]
+    assert "Copy the binary next to its destination" not in out
+
+
+def test_a_mirror_serving_the_wrong_checksum_file_fails_before_any_download(tmp_path, ansible_env):
+    # A mirror answering 200 with an HTML page where the checksum file should be.
+    release = tmp_path / "mirror" / "v1.31.4+k3s1"
+    release.mkdir(parents=True)
+    (release / "sha256sum-amd64.txt").write_text("<!DOCTYPE html>\n<html><body>Not here</body></html>\n")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "mirror"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = "http://127.0.0.1:%d" % server.server_address[1]
+        env = dict(ansible_env, no_proxy="127.0.0.1", NO_PROXY="127.0.0.1")
+        rc, out = converge(tmp_path, env, {"ipc-1": "control"},
+                           {"k3s_artifact_source": "mirror", "k3s_mirror_url": url, "k3s_install_images": False})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert rc != 0
+    flat = " ".join(out.split())
+    assert "%s/v1.31.4%%2Bk3s1/sha256sum-amd64.txt line 1 is not '<sha256> <file name>': '<!DOCTYPE html>'" % url in flat, \
+        out[-3000:]
+    assert "Download the binary next to its destination" not in out
