@@ -280,7 +280,7 @@ class ZtpStore:
             where = "device %s" % check_serial("reports[%d]" % index, report.get("serial"))
             reject_unknown(where, report, STAGE_REPORT_KEYS)
             parsed.append((where, dict(report, serial=where[len("device "):])))
-        serials = [r["serial"] for _, r in parsed]
+        serials = [report["serial"] for where, report in parsed]
         twice = sorted(set(s for s in serials if serials.count(s) > 1))
         if twice:
             raise ZtpError("device %s" % twice[0], "serial", "is reported twice for the %s stage" % stage)

@@ -86,46 +86,44 @@ notes:
   - Run it in a play without C(serial) (it records every host of the play at once) and after the stage's roles,
     with the roles wrapped in a C(block) whose C(rescue) sets C(edgefleet_stage_failure), so that a failed host
     stays in the play until its failure is recorded. The stage plays of this collection are the examples.
-  - A device that fails stays out of the rest of the run when the play fails it after this task.
+  - A device that failed should go no further in the run. End it with C(ansible.builtin.meta) C(end_host)
+    rather than failing it after this task, because Ansible stops the whole run when every host of a play
+    has failed, and other sites must go on. The stage plays of this collection also skip a host that failed an
+    earlier stage, and their summary play fails the run at its end.
 seealso:
   - module: edgefleet.platform.ztp_device
   - module: edgefleet.platform.ztp_device_info
 """
 
 EXAMPLES = r"""
-- name: Configure | the IPCs of the play
-  hosts: os_linux
-  gather_facts: false
-  module_defaults:
-    group/edgefleet.platform.ztp:
-      database: "{{ edgefleet_ztp_database | default(omit) }}"
-  tasks:
-    - name: Harden the IPC
-      block:
-        - name: OS hardening
-          ansible.builtin.include_role:
-            name: edgefleet.platform.os_hardening
-      rescue:
-        - name: Keep the reason for the ZTP record
-          ansible.builtin.set_fact:
-            edgefleet_stage_failure: "{{ ansible_failed_task.name }}: {{ ansible_failed_result.msg | default('failed') }}"
+# The tasks of a stage play (hosts: the IPCs of the stage, no serial); the play sets
+# module_defaults for group/edgefleet.platform.ztp with the database.
+- name: Harden the IPC
+  block:
+    - name: OS hardening
+      ansible.builtin.include_role:
+        name: edgefleet.platform.os_hardening
+  rescue:
+    - name: Keep the reason for the ZTP record
+      ansible.builtin.set_fact:
+        edgefleet_stage_failure: "{{ ansible_failed_task.name }}: {{ ansible_failed_result.msg | default('failed') }}"
 
-    - name: Record the configure stage
-      edgefleet.platform.ztp_stage:
-        stage: configure
-      register: stage_outcome
+- name: Record the configure stage
+  edgefleet.platform.ztp_stage:
+    stage: configure
+  register: stage_outcome
 
-    - name: Where each device is now
-      ansible.builtin.debug:
-        msg: "{{ stage_outcome.summary }}"
-      run_once: true
+- name: Where each device is now
+  ansible.builtin.debug:
+    msg: "{{ stage_outcome.summary }}"
+  run_once: true
 
-    - name: Stop here for an IPC that failed the stage (recorded above)
-      ansible.builtin.fail:
-        msg: "{{ edgefleet_stage_failure }}"
-      when: edgefleet_stage_failure is defined
+- name: Stop here for an IPC that failed the stage (recorded above)
+  ansible.builtin.meta: end_host
+  when: edgefleet_stage_failure is defined
 
-- name: Record an outcome computed elsewhere
+# An outcome computed elsewhere
+- name: Record two discoveries
   edgefleet.platform.ztp_stage:
     database: sqlite:////srv/ztp/ztp.db
     stage: discover
@@ -156,7 +154,7 @@ devices:
       returned: always
     state: {description: The device's state after the stage., type: str, returned: always}
     before: {description: The device's state before the stage., type: str, returned: always}
-    note: {description: Why, in a few words., type: str, returned: always}
+    note: {description: 'Why, in a few words.', type: str, returned: always}
     reason: {description: The failure reason recorded., type: str, returned: when the device failed}
   sample:
     - {serial: SN-0001, host: plant-a-c-sn0001, action: advanced, before: os_installed, state: configured, note: configured}

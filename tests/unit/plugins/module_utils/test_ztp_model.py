@@ -201,8 +201,8 @@ def test_success_advances_a_device_due_for_the_stage(stage):
     plan = _plan(stage, flow.needs)
     assert plan.action == "advanced" and plan.store
     assert plan.moves == (((flow.reaches, None, "%s stage" % stage),) if flow.reaches != flow.needs else ())
-    for state, _, _ in plan.moves:  # every move the plan makes is one the state machine allows
-        m.check_transition("d", flow.needs, state, None)
+    for move in plan.moves:  # every move the plan makes is one the state machine allows
+        m.check_transition("d", flow.needs, move[0], None)
 
 
 def test_configure_passes_a_pre_imaged_ipc_through_os_installed():
