@@ -10,6 +10,13 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 
+# A row for the timing table of `make test` (hack/steps.sh), when it runs us.
+timing() {  # timing SCENARIO SECONDS RESULT
+    if [[ -n ${EDGEFLEET_TIMINGS:-} ]]; then
+        printf '%s\t%s\t%s\t%s\n' "${EDGEFLEET_STEP:-molecule}" "$1" "$2" "$3" >> "$EDGEFLEET_TIMINGS"
+    fi
+}
+
 vm_scenarios=()
 container_scenarios=()
 for s in "$@"; do
@@ -17,6 +24,7 @@ for s in "$@"; do
         k3s_real)
             if ! why=$(bash hack/k3s-real-available.sh); then
                 echo "molecule: k3s_real SKIPPED: $why"
+                timing k3s_real - "skipped (no real K3s)"
                 continue
             fi
             vm_scenarios+=("$s") ;;
@@ -25,10 +33,12 @@ for s in "$@"; do
     esac
 done
 
-run() {  # run SCENARIO: one `molecule test`, with its time
-    local start=$SECONDS rc=0
+run() {  # run SCENARIO [NOTE]: one `molecule test`, with its time
+    local start=$SECONDS rc=0 result
     molecule test -s "$1" || rc=$?
-    echo "molecule: $1 $([[ $rc == 0 ]] && echo passed || echo FAILED) in $((SECONDS - start)) s"
+    result=$([[ $rc == 0 ]] && echo passed || echo FAILED)
+    echo "molecule: $1 $result in $((SECONDS - start)) s"
+    timing "$1" "$((SECONDS - start))" "$result${2:+ ($2)}"
     return "$rc"
 }
 
@@ -46,7 +56,7 @@ if (( ${#vm_scenarios[@]} )); then
         ANSIBLE_HOME=$(mktemp -d /tmp/edgefleet-molecule-vm-home.XXXXXX)
         export ANSIBLE_HOME
         rc=0
-        for s in "${vm_scenarios[@]}"; do run "$s" || rc=1; done
+        for s in "${vm_scenarios[@]}"; do run "$s" "in the background" || rc=1; done
         rm -rf "$ANSIBLE_HOME"
         exit "$rc"
     ) > "$vm_log" 2>&1 &

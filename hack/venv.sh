@@ -8,12 +8,14 @@
 #
 # Usage: hack/venv.sh            (VENV=path overrides .venv)
 #        PYTHON=/path/python3.x hack/venv.sh   (force an interpreter)
+#        REQ=file hack/venv.sh  (another requirements file: hack/compat.sh
+#                                builds its ansible-core venvs this way)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${VENV:-$root/.venv}"
-req="$root/requirements-dev.txt"
-stamp="$venv/.requirements-dev.stamp"
+req="${REQ:-$root/requirements-dev.txt}"
+stamp="$venv/.$(basename "$req" .txt).stamp"
 
 # Prints "MAJOR.MINOR.MICRO" when $1 is a usable Python >= 3.12 with venv and
 # ensurepip (Debian splits those into python3.X-venv); fails otherwise.

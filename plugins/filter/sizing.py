@@ -13,7 +13,6 @@ import functools
 import typing as t
 
 from ansible.errors import AnsibleFilterError
-
 from ansible_collections.edgefleet.platform.plugins.module_utils import sizing
 
 
@@ -32,7 +31,7 @@ def _filter(func: t.Callable) -> t.Callable:
     return wrapper
 
 
-FILTERS = {
+FILTERS: dict[str, t.Callable[..., t.Any]] = {
     "workload_resources": sizing.workload_resources,
     "node_requirements": sizing.node_requirements,
     "sizing_report": sizing.sizing_report,

@@ -43,7 +43,7 @@ RESOURCES = ("cpu_millicores", "memory_mib", "storage_mib")
 # Per workload type: (request, limit) for each resource. A range in the
 # guideline gives request = lower bound and limit = upper bound; a limit of
 # None is open-ended ("10Gi+"), and totals then count the lower bound.
-WORKLOAD_TYPES = {
+WORKLOAD_TYPES: dict[str, dict[str, t.Any]] = {
     "lightweight": {
         "example": "monitor",
         "cpu_millicores": (100, 100),
@@ -72,7 +72,7 @@ WORKLOAD_TYPES = {
 
 # Node tiers by workload count; max_workloads is inclusive (the edge rule).
 # The guideline recommends CPU and memory only; the disk stays at the minimum.
-NODE_TIERS = (
+NODE_TIERS: tuple[dict[str, t.Any], ...] = (
     {
         "name": "small",
         "min_workloads": 1,
@@ -98,7 +98,7 @@ NODE_TIERS = (
 
 # Beyond the largest tier no single node qualifies: "multi-node cluster",
 # "scale horizontally". Each node of such a cluster is sized by its share.
-MULTI_NODE_TIER = {
+MULTI_NODE_TIER: dict[str, t.Any] = {
     "name": "multi-node",
     "min_workloads": NODE_TIERS[-1]["max_workloads"] + 1,
     "max_workloads": None,
@@ -106,7 +106,7 @@ MULTI_NODE_TIER = {
     "recommended": "scale horizontally",
 }
 
-MAX_WORKLOADS_PER_NODE = NODE_TIERS[-1]["max_workloads"]
+MAX_WORKLOADS_PER_NODE: int = NODE_TIERS[-1]["max_workloads"]
 
 # Reported disk types and the class they count as; the tables ask for SSD.
 DISK_TYPES = {"ssd": "ssd", "nvme": "ssd", "hdd": "hdd"}
@@ -453,7 +453,8 @@ def allocatable(hardware: Mapping) -> dict[str, float]:
 def _capacity_findings(subject: str, totals: Mapping, reports: list) -> tuple[list, list]:
     """Requests beyond the capacity left with one node down are violations,
     limits beyond it are warnings. A single node is checked as it is."""
-    violations, warnings = [], []
+    violations: list[str] = []
+    warnings: list[str] = []
     for res in RESOURCES:
         capacities = [report["allocatable"][res] for report in reports]
         reserve = _fmt_resource(res, RESERVE[res])

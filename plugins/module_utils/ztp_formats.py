@@ -34,7 +34,7 @@ def load_file(path: str, fmt: str = "auto") -> dict:
         with open(path, "r", encoding="utf-8", newline="") as handle:
             text = handle.read()
     except (OSError, UnicodeDecodeError) as exc:
-        raise ZtpError("import file %s" % path, None, "cannot be read: %s" % exc)
+        raise ZtpError("import file %s" % path, None, "cannot be read: %s" % exc) from None
     if fmt == "csv":
         return {"devices": parse_csv(text, path)}
     return parse_yaml(text, path)
@@ -46,7 +46,7 @@ def parse_yaml(text: str, source: str = "data") -> dict:
     try:
         data = yaml.load(text, Loader=SafeLoader)
     except yaml.YAMLError as exc:
-        raise ZtpError("import file %s" % source, None, "is not valid YAML: %s" % exc)
+        raise ZtpError("import file %s" % source, None, "is not valid YAML: %s" % exc) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -62,8 +62,8 @@ def parse_csv(text: str, source: str = "data") -> t.List[dict]:
         known = column in CSV_COLUMNS or column.startswith("labels.") or (
             column.startswith("hardware.") and column[len("hardware."):] in HARDWARE_FIELDS)
         if not known:
-            raise ZtpError("import file %s" % source, column,
-                           "unknown CSV column (known: %s, hardware.<%s>, labels.<key>)" % (", ".join(CSV_COLUMNS), "|".join(HARDWARE_FIELDS)))
+            raise ZtpError("import file %s" % source, column, "unknown CSV column (known: %s, hardware.<%s>, labels.<key>)"
+                           % (", ".join(CSV_COLUMNS), "|".join(HARDWARE_FIELDS)))
     if "serial" not in columns:
         raise ZtpError("import file %s" % source, "serial", "the CSV header has no serial column")
     devices = []

@@ -162,7 +162,7 @@ def check_ip(record: str, value: t.Any) -> str:
     try:
         return str(ipaddress.ip_address(value.strip()))
     except ValueError:
-        raise ZtpError(record, "ip", "%r is not an IPv4 or IPv6 address" % value)
+        raise ZtpError(record, "ip", "%r is not an IPv4 or IPv6 address" % value) from None
 
 
 def check_count(record: str, field: str, value: t.Any, allow_float: bool = False) -> int | float:
@@ -179,7 +179,7 @@ def check_count(record: str, field: str, value: t.Any, allow_float: bool = False
             except ValueError:
                 value = None
             if value is None:
-                raise ZtpError(record, field, "%r is not a %s" % (text, "number" if allow_float else "whole number"))
+                raise ZtpError(record, field, "%r is not a %s" % (text, "number" if allow_float else "whole number")) from None
     if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
         raise ZtpError(record, field, "%r is not a finite number" % (value,))
     if isinstance(value, float) and not allow_float:
@@ -262,7 +262,7 @@ def check_workloads(record: str, value: t.Any) -> list:
         if name in seen:
             raise ZtpError(record, field + ".name", "workload %r is listed twice" % name)
         seen.add(name)
-        entry = {"name": name, "type": check_choice(record, field + ".type", item.get("type"), WORKLOAD_TYPES)}
+        entry: dict[str, t.Any] = {"name": name, "type": check_choice(record, field + ".type", item.get("type"), WORKLOAD_TYPES)}
         if item.get("count") is not None:
             count = check_count(record, field + ".count", item["count"])
             if count < 1:
@@ -277,9 +277,11 @@ def check_hostname(record: str, value: t.Any, os_family: str) -> str:
     if not isinstance(value, str) or not value:
         raise ZtpError(record, "hostname", "a non-empty string is required, got %r" % (value,))
     if len(value) > limit:
-        raise ZtpError(record, "hostname", "%r is %d characters long, at most %d are allowed for %s hosts" % (value, len(value), limit, os_family))
+        raise ZtpError(record, "hostname",
+                       "%r is %d characters long, at most %d are allowed for %s hosts" % (value, len(value), limit, os_family))
     if not _HOSTNAME_RE.match(value):
-        raise ZtpError(record, "hostname", "%r must be lower-case letters, digits and '-', start with a letter and not end with '-'" % value)
+        raise ZtpError(record, "hostname",
+                       "%r must be lower-case letters, digits and '-', start with a letter and not end with '-'" % value)
     return value
 
 
