@@ -447,8 +447,8 @@ class InProcess:
         from ansible.parsing.dataloader import DataLoader
         from ansible.plugins.loader import inventory_loader
         try:
-            from ansible.inventory.manager import _InventoryDataWrapper
             from ansible._internal._datatag._tags import Origin
+            from ansible.inventory.manager import _InventoryDataWrapper
         except ImportError:  # an older or newer core: the bare numbers only
             _InventoryDataWrapper = Origin = None
         self.InventoryData = InventoryData

@@ -12,7 +12,6 @@ from __future__ import annotations
 import typing as t
 
 from ansible.errors import AnsibleFilterError
-
 from ansible_collections.edgefleet.platform.plugins.module_utils import k3s_release
 
 

@@ -170,9 +170,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             with ZtpStore(url, create=False) as store:
                 return store.devices(with_facts=False, **filters)
         except (ZtpDatabaseError, ZtpError) as exc:
-            raise AnsibleParserError("edgefleet.platform.ztp: %s" % exc)
+            raise AnsibleParserError("edgefleet.platform.ztp: %s" % exc) from None
         except Exception as exc:
-            raise AnsibleParserError("edgefleet.platform.ztp: reading %s failed: %s" % (redact_url(url), scrub(str(exc), url)))
+            raise AnsibleParserError(
+                "edgefleet.platform.ztp: reading %s failed: %s" % (redact_url(url), scrub(str(exc), url))) from None
 
     def _populate(self, devices):
         strict = self.get_option("strict")
@@ -180,18 +181,20 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         groups = self.get_option("groups")
         keyed = self.get_option("keyed_groups")
         windows_vars = self.get_option("windows_connection_vars")
-        known_groups = {}
-        memo = {}
+        known_groups: dict = {}
+        memo: dict = {}
+        inventory = self.inventory
+        assert inventory is not None  # set by BaseInventoryPlugin.parse
         for device in devices:
             hostvars = host_vars(device, windows_vars, memo)
-            host = self.inventory.add_host(hostvars["ztp_hostname"])
+            host = inventory.add_host(hostvars["ztp_hostname"])
             for key, value in hostvars.items():
-                self.inventory.set_variable(host, key, value)
+                inventory.set_variable(host, key, value)
             for name in group_names(device):
                 group = known_groups.get(name)
                 if group is None:
-                    group = known_groups[name] = self.inventory.add_group(self._sanitize_group_name(name))
-                self.inventory.add_child(group, host)
+                    group = known_groups[name] = inventory.add_group(self._sanitize_group_name(name))
+                inventory.add_child(group, host)
             # Our vars are complete, so the constructed features need not merge hostvars again.
             if compose:
                 self._set_composite_vars(compose, hostvars, host, strict=strict)

@@ -588,7 +588,7 @@ def _observed(device: Mapping, observed: str | None) -> Mapping:
     if not isinstance(hardware, Mapping):
         return device
     found = {"ztp_" + k: v for k, v in hardware.items() if k in HARDWARE_FIELDS and v is not None}
-    return ChainMap(found, device) if found else device
+    return ChainMap(found, t.cast(t.MutableMapping, device)) if found else device  # read only
 
 
 def fleet_sizing(devices: t.Any, observed: str | None = None) -> dict[str, t.Any]:

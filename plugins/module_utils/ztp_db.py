@@ -56,8 +56,8 @@ from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_model impor
     ZtpError,
     check_choice,
     check_name,
-    check_text,
     check_serial,
+    check_text,
     check_workloads,
     plan_stage,
 )
@@ -153,7 +153,8 @@ class ZtpStore:
             except Exception as exc:
                 if self.dry_run or attempt == PG_RETRIES - 1 or not self.engine.is_retryable(exc):
                     if is_driver_error(exc):
-                        raise ZtpDatabaseError("ZTP database %s: %s" % (self.redacted_url, scrub(str(exc).strip(), self.url)))
+                        raise ZtpDatabaseError(
+                            "ZTP database %s: %s" % (self.redacted_url, scrub(str(exc).strip(), self.url))) from None
                     raise
                 time.sleep(0.05 * (attempt + 1))
         raise AssertionError("unreachable")  # pragma: no cover
@@ -187,11 +188,11 @@ class ZtpStore:
                 state: t.Sequence[str] = (), serial: t.Sequence[str] = (), include_decommissioned: bool = True,
                 with_events: bool = False, with_facts: bool = True) -> t.List[dict]:
         """Devices with their site, region and cluster joined in: a fixed number of queries."""
-        filters = dict(site=site, region=region, cluster=cluster, state=state, serial=serial,
-                       include_decommissioned=include_decommissioned)
-        for key in ("site", "region", "cluster", "state", "serial"):
-            if len(filters[key]) > 10000:
+        lists = dict(site=site, region=region, cluster=cluster, state=state, serial=serial)
+        for key, values in lists.items():
+            if len(values) > 10000:
                 raise ZtpError("query", key, "at most 10000 values may be given")
+        filters: t.Dict[str, t.Any] = dict(lists, include_decommissioned=include_decommissioned)
         where, params = self._where("d", filters)
         # facts can be large and the inventory does not need them
         cols = ", ".join("d." + c if c != "facts" or with_facts else "'{}'" for c in DEVICE_COLUMNS)

@@ -192,7 +192,8 @@ class DeviceBatch:
         for chunk in chunks(changed_macs):
             e.execute("DELETE FROM device_macs WHERE serial IN (%s)" % placeholders(len(chunk)), list(chunk))
         e.executemany("INSERT INTO device_macs (mac, serial, is_primary) VALUES (?, ?, ?)", mac_rows)
-        e.executemany("INSERT INTO device_events (serial, from_state, to_state, stage, at, actor, reason) VALUES (?, ?, ?, ?, ?, ?, ?)", events)
+        e.executemany("INSERT INTO device_events (serial, from_state, to_state, stage, at, actor, reason)"
+                      " VALUES (?, ?, ?, ?, ?, ?, ?)", events)
 
     # loading --------------------------------------------------------------------
     def _load_devices(self, serials: t.List[str]) -> dict:
@@ -206,7 +207,8 @@ class DeviceBatch:
                 found[rec["serial"]] = rec
         for chunk in chunks(sorted(found)):
             for serial, mac, primary in self.engine.execute(
-                    "SELECT serial, mac, is_primary FROM device_macs WHERE serial IN (%s) ORDER BY mac" % placeholders(len(chunk)), list(chunk)):
+                    "SELECT serial, mac, is_primary FROM device_macs WHERE serial IN (%s) ORDER BY mac" % placeholders(len(chunk)),
+                    list(chunk)):
                 if primary:
                     found[serial]["mac"] = mac
                 else:
@@ -221,7 +223,8 @@ class DeviceBatch:
     def _load_mac_owners(self, macs: t.List[str]) -> dict:
         owners = {}
         for chunk in chunks(macs):
-            for mac, serial in self.engine.execute("SELECT mac, serial FROM device_macs WHERE mac IN (%s)" % placeholders(len(chunk)), list(chunk)):
+            rows = self.engine.execute("SELECT mac, serial FROM device_macs WHERE mac IN (%s)" % placeholders(len(chunk)), list(chunk))
+            for mac, serial in rows:
                 owners[mac] = serial
         return owners
 
@@ -267,7 +270,7 @@ class DeviceBatch:
             try:
                 p["facts"] = json.loads(dumps(item["facts"]))
             except (TypeError, ValueError) as exc:
-                raise ZtpError(where, "facts", "must be plain data: %s" % exc)
+                raise ZtpError(where, "facts", "must be plain data: %s" % exc) from None
         if item.get("moves") is not None:
             p["moves"] = self._parse_moves(where, item)
         else:
@@ -386,7 +389,8 @@ class DeviceBatch:
         if old is not None and old["state"] in HOSTNAME_FROZEN_STATES:
             # Kubernetes knows the node by this name now (a site move is refused in _merge).
             if "hostname" in p and p["hostname"] != old["hostname"]:
-                raise ZtpError(where, "hostname", "is frozen at %r once a device is past configured (state %s)" % (old["hostname"], old["state"]))
+                raise ZtpError(where, "hostname",
+                               "is frozen at %r once a device is past configured (state %s)" % (old["hostname"], old["state"]))
             return
         if "hostname" in p:
             name, source = check_hostname(where, p["hostname"], rec["os_family"]), "given"

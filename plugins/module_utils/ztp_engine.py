@@ -100,7 +100,7 @@ class Engine:
         cur = self.conn.execute(self.sql(statement), params)
         return cur.fetchall() if cur.description else []
 
-    def executemany(self, statement: str, rows: t.List[t.Sequence[t.Any]]) -> None:
+    def executemany(self, statement: str, rows: t.Sequence[t.Sequence[t.Any]]) -> None:
         if rows:
             self.statements += 1
             self.conn.cursor().executemany(self.sql(statement), rows)
@@ -155,7 +155,7 @@ class SqliteEngine(Engine):
                 self.conn.execute("PRAGMA journal_mode = WAL")
                 self.conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.Error as exc:
-            raise ZtpDatabaseError("cannot open the SQLite database %s: %s" % (path, exc))
+            raise ZtpDatabaseError("cannot open the SQLite database %s: %s" % (path, exc)) from None
 
     def begin_write(self) -> None:
         # Take the write lock now, not at the first write: read-modify-write
@@ -173,11 +173,12 @@ class PostgresEngine(Engine):
     def __init__(self, url: str) -> None:
         super().__init__(url)
         if not HAS_PSYCOPG:
-            raise ZtpDatabaseError("PostgreSQL URLs need the Python package psycopg (3.x) on the host running this: %s" % PSYCOPG_IMPORT_ERROR)
+            raise ZtpDatabaseError("PostgreSQL URLs need the Python package psycopg (3.x) on the host running this: %s"
+                                   % PSYCOPG_IMPORT_ERROR)
         try:
             self.conn = psycopg.connect(url, autocommit=True, connect_timeout=15)
         except psycopg.Error as exc:
-            raise ZtpDatabaseError("cannot connect to %s: %s" % (redact_url(url), scrub(str(exc).strip(), url)))
+            raise ZtpDatabaseError("cannot connect to %s: %s" % (redact_url(url), scrub(str(exc).strip(), url))) from None
 
     def sql(self, statement: str) -> str:
         return statement.replace("?", "%s")
@@ -203,7 +204,8 @@ def open_engine(url: str, dry_run: bool, create: bool) -> Engine:
         return SqliteEngine(url, os.path.normpath(url[len("sqlite://"):]), dry_run, create)
     if url.startswith(("postgresql://", "postgres://")):
         return PostgresEngine(url)
-    raise ZtpDatabaseError("unsupported ZTP database URL %s: use sqlite:///abs/path/ztp.db or postgresql://user:pass@host:port/db" % redact_url(url))
+    raise ZtpDatabaseError("unsupported ZTP database URL %s: use sqlite:///abs/path/ztp.db or postgresql://user:pass@host:port/db"
+                           % redact_url(url))
 
 
 def is_driver_error(exc: Exception) -> bool:

@@ -9,8 +9,6 @@ is ZtpStore.record_stage. This file only shapes input and output.
 
 from __future__ import annotations
 
-import typing as t
-
 from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_model import STAGES
 from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_module import DATABASE_ARGSPEC
 
@@ -49,7 +47,7 @@ def stage_result(stage: str, outcome: dict, want_diff: bool) -> dict:
         elif device["action"] != "advanced":
             line += " (%s)" % device["note"]
         summary.append(line)
-    result = dict(changed=outcome["changed"], stage=stage, devices=devices, counts=counts, summary=summary)  # type: dict[str, t.Any]
+    result: dict = dict(changed=outcome["changed"], stage=stage, devices=devices, counts=counts, summary=summary)
     if want_diff and outcome["changed"]:
         result["diff"] = outcome["diff"]
     return result

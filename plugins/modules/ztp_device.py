@@ -207,7 +207,7 @@ HARDWARE_CHOICES = {"disk_type": DISK_TYPES}
 
 
 def hardware_options() -> dict:
-    options = {}
+    options: dict = {}
     for field in HARDWARE_FIELDS:
         options[field] = dict(type=HARDWARE_TYPES[field])
         if field in HARDWARE_CHOICES:

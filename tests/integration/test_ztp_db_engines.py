@@ -9,7 +9,7 @@ import multiprocessing
 import pytest
 
 from ansible_collections.edgefleet.platform.plugins.module_utils import ztp_db, ztp_engine, ztp_schema
-from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_db import ZtpStore, ZtpDatabaseError
+from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_db import ZtpDatabaseError, ZtpStore
 
 FLEET = {
     "regions": [{"name": "r"}],

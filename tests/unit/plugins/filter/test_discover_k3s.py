@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ansible.errors import AnsibleFilterError
 
+from ansible.errors import AnsibleFilterError
 from ansible_collections.edgefleet.platform.plugins.filter import discover as discover_filter
 from ansible_collections.edgefleet.platform.plugins.filter import k3s as k3s_filter
 from ansible_collections.edgefleet.platform.plugins.module_utils import discover, k3s_release

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ansible.errors import AnsibleFilterError
 
+from ansible.errors import AnsibleFilterError
 from ansible_collections.edgefleet.platform.plugins.filter.sizing import FilterModule, _filter
 from ansible_collections.edgefleet.platform.plugins.module_utils import sizing
 

@@ -8,7 +8,6 @@ import pytest
 
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, is_trusted_as_template, trust_as_template
-
 from ansible_collections.edgefleet.platform.plugins.plugin_utils.unsafe import could_template, trust_plain
 
 LOOKUP = "{{ lookup('ansible.builtin.pipe', 'echo pwned') }}"

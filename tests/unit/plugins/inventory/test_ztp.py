@@ -12,7 +12,6 @@ from ansible.inventory.data import InventoryData
 from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import inventory_loader
 from ansible.template import Templar, is_trusted_as_template, trust_as_template
-
 from ansible_collections.edgefleet.platform.plugins.inventory import ztp as ztp_inventory
 from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_db import ZtpStore
 
