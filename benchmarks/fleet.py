@@ -19,8 +19,8 @@ then times with ``ansible-playbook -f FORKS``:
 
 For every timed stage it counts the **write transactions** the ZTP database committed, read from the
 SQLite write-ahead log itself (every committed transaction ends with one commit frame; the log is
-checkpointed before each stage), so the count does not rely on the collection's own code: one per stage
-is the design, whatever the number of IPCs.
+emptied before each stage and a read transaction held open keeps it from being reset), so the count
+does not rely on the collection's own code: one per stage is the design, whatever the number of IPCs.
 
 It prints the wall times, the ratio of each size to the smallest, and the transactions, as a Markdown
 table. Timings are never asserted; the exit status is non-zero only when a stage fails for an IPC or a
@@ -94,13 +94,29 @@ def wal_commits(db: Path) -> int:
     return commits
 
 
-def checkpoint(db: Path) -> None:
-    """Empty the WAL, so that what a stage commits is all that is in it."""
-    conn = sqlite3.connect(str(db))
-    try:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        conn.close()
+class CountCommits:
+    """Count the transactions committed while the block runs, from the WAL.
+
+    The WAL is emptied first; a read transaction is then held open, so that no
+    checkpoint can reset the log and the last writer's close cannot delete it:
+    every commit frame of the block stays in the log until it is counted.
+    """
+
+    def __init__(self, db: Path) -> None:
+        self.db = db
+        self.commits = 0
+
+    def __enter__(self) -> "CountCommits":
+        self.conn = sqlite3.connect(str(self.db), isolation_level=None)
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.conn.execute("BEGIN")
+        self.conn.execute("SELECT count(*) FROM devices").fetchone()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.commits = wal_commits(self.db)
+        self.conn.execute("ROLLBACK")
+        self.conn.close()
 
 
 def run(cmd, env, cwd, log: Path) -> float:
@@ -130,10 +146,10 @@ def measure(tree: Path, env: dict, work: Path, size: int, stages: list, forks: i
     try:
         run(playbook + ["lab/up.yml", "-e", "lab_fleet=%s" % fleet], env, tree, work / ("up-%d.log" % size))
         for stage in stages:
-            checkpoint(db)
-            seconds = run(playbook + ["-i", "inventories/lab/lab.ztp.yml", "playbooks/stages/%s.yml" % stage],
-                          env, tree, work / ("%s-%d.log" % (stage, size)))
-            out[stage] = (seconds, wal_commits(db))
+            with CountCommits(db) as counted:
+                seconds = run(playbook + ["-i", "inventories/lab/lab.ztp.yml", "playbooks/stages/%s.yml" % stage],
+                              env, tree, work / ("%s-%d.log" % (stage, size)))
+            out[stage] = (seconds, counted.commits)
         expected = {"discover": "discovered", "configure": "configured"}[stages[-1]]
         wrong = dict((s, st) for s, st in states(db).items() if st != expected)
         if wrong:
