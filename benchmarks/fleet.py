@@ -22,8 +22,11 @@ SQLite write-ahead log itself (every committed transaction ends with one commit 
 emptied before each stage and a read transaction held open keeps it from being reset), so the count
 does not rely on the collection's own code: one per stage is the design, whatever the number of IPCs.
 
-It prints the wall times, the ratio of each size to the smallest, and the transactions, as a Markdown
-table. Timings are never asserted; the exit status is non-zero only when a stage fails for an IPC or a
+It prints, per size, the wall time, the CPU time of the controller (the ansible-playbook process
+tree) and of the IPCs (their containers' cgroups), the ratios to the smallest size, and the
+transactions, as a Markdown table. On this machine the IPCs share the controller's cores, so the wall
+time also carries the IPCs' own work, which a real fleet does on its own CPUs in parallel: the
+controller's CPU is the part that grows with the fleet wherever it runs. Timings are never asserted; the exit status is non-zero only when a stage fails for an IPC or a
 device does not end in the expected state.
 """
 
@@ -73,6 +76,26 @@ def fleet_file(path: Path, size: int, tag: str) -> None:
     }))
 
 
+INOTIFY = Path("/proc/sys/fs/inotify/max_user_instances")
+# systemd as PID 1 takes about 6 inotify instances per container, all counted to the host's root
+INOTIFY_PER_IPC = 8
+
+
+def inotify_limit(ipcs: int, raise_it: bool) -> int | None:
+    """Check (or, with raise_it, raise for the run) the host's inotify instance limit; the old value
+    to restore, when it was raised. Debian's default (128) starts about 20 systemd containers."""
+    current = int(INOTIFY.read_text())
+    need = INOTIFY_PER_IPC * ipcs + 64
+    if current >= need:
+        return None
+    if not raise_it:
+        sys.exit("benchmark: %d IPCs need fs.inotify.max_user_instances >= %d on this host (it is %d): "
+                 "systemd in the containers fails to start sshd beyond ~%d. Rerun with --raise-inotify to raise "
+                 "it for the run (restored at the end), or raise it yourself." % (ipcs, need, current, (current - 20) // 5))
+    INOTIFY.write_text(str(need))
+    return current
+
+
 def wal_commits(db: Path) -> int:
     """Committed transactions in the SQLite WAL since its last restart (commit frames with the log's salt)."""
     wal = Path(str(db) + "-wal")
@@ -119,14 +142,34 @@ class CountCommits:
         self.conn.close()
 
 
-def run(cmd, env, cwd, log: Path) -> float:
+def run(cmd, env, cwd, log: Path) -> tuple:
+    """Run a command; its wall time and the CPU seconds of its process tree (os.wait4)."""
     start = time.monotonic()
-    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, check=False)
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.monotonic() - start
-    log.write_text(proc.stdout + proc.stderr)
-    if proc.returncode != 0:
-        sys.exit("benchmark: %s failed (rc %d), see %s" % (" ".join(map(str, cmd)), proc.returncode, log))
-    return elapsed
+    rc = os.waitstatus_to_exitcode(status)
+    if rc != 0:
+        sys.exit("benchmark: %s failed (rc %d), see %s" % (" ".join(map(str, cmd)), rc, log))
+    return elapsed, usage.ru_utime + usage.ru_stime
+
+
+def ipc_cpu(lab_state: Path, env: dict) -> float:
+    """CPU seconds the lab's containers have used (cgroup v1 cpuacct or v2 cpu.stat)."""
+    ids = subprocess.run(["podman", "ps", "-q", "--no-trunc", "--filter", "label=edgefleet_lab=%s" % lab_state],
+                         env=env, capture_output=True, text=True, check=True).stdout.split()
+    total = 0.0
+    for cid in ids:
+        path = subprocess.run(["podman", "inspect", "--format", "{{.State.CgroupPath}}", cid], env=env,
+                              capture_output=True, text=True, check=True).stdout.strip()
+        v1 = Path("/sys/fs/cgroup/cpuacct") / path.lstrip("/") / "cpuacct.usage"
+        v2 = Path("/sys/fs/cgroup") / path.lstrip("/") / "cpu.stat"
+        if v1.exists():
+            total += int(v1.read_text()) / 1e9
+        elif v2.exists():
+            total += int(v2.read_text().split("usage_usec ")[1].split()[0]) / 1e6
+    return total
 
 
 def states(db: Path) -> dict:
@@ -146,10 +189,11 @@ def measure(tree: Path, env: dict, work: Path, size: int, stages: list, forks: i
     try:
         run(playbook + ["lab/up.yml", "-e", "lab_fleet=%s" % fleet], env, tree, work / ("up-%d.log" % size))
         for stage in stages:
+            before = ipc_cpu(tree / ".lab", env)
             with CountCommits(db) as counted:
-                seconds = run(playbook + ["-i", "inventories/lab/lab.ztp.yml", "playbooks/stages/%s.yml" % stage],
-                              env, tree, work / ("%s-%d.log" % (stage, size)))
-            out[stage] = (seconds, counted.commits)
+                seconds, cpu = run(playbook + ["-i", "inventories/lab/lab.ztp.yml", "playbooks/stages/%s.yml" % stage],
+                                   env, tree, work / ("%s-%d.log" % (stage, size)))
+            out[stage] = (seconds, counted.commits, cpu, ipc_cpu(tree / ".lab", env) - before)
         expected = {"discover": "discovered", "configure": "configured"}[stages[-1]]
         wrong = dict((s, st) for s, st in states(db).items() if st != expected)
         if wrong:
@@ -161,23 +205,27 @@ def measure(tree: Path, env: dict, work: Path, size: int, stages: list, forks: i
 
 
 def table(title: str, rows: list, stage: str) -> None:
-    base = rows[0][1][stage][0]
+    base_wall, _, base_cpu, _ = rows[0][1][stage]
     print("\n%s\n" % title)
-    print("| IPCs | seconds | ratio to %d IPC%s | ZTP write transactions |" % (rows[0][0], "" if rows[0][0] == 1 else "s"))
-    print("|---:|---:|---:|---:|")
+    print("| IPCs | wall s | ratio | controller CPU s | ratio | CPU s in the IPCs | ZTP write transactions |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
     for size, result in rows:
-        seconds, commits = result[stage]
-        print("| %d | %.1f | %.2f | %d |" % (size, seconds, seconds / base, commits))
+        wall, commits, cpu, ipcs = result[stage]
+        print("| %d | %.1f | %.2f | %.1f | %.2f | %.1f | %d |" % (size, wall, wall / base_wall, cpu, cpu / base_cpu, ipcs, commits))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--discover", type=int, nargs="+", default=[1, 50], metavar="N", help="fleet sizes for discover")
-    parser.add_argument("--configure", type=int, nargs="+", default=[1, 8], metavar="N",
+    parser.add_argument("--configure", type=int, nargs="*", default=[1, 8], metavar="N",
                         help="fleet sizes for discover + configure")
     parser.add_argument("--forks", type=int, default=25)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs)")
+    parser.add_argument("--profile", action="store_true", help="time every task (ansible.posix.profile_tasks, in the logs)")
+    parser.add_argument("--raise-inotify", action="store_true",
+                        help="raise the host's fs.inotify.max_user_instances for the run when the fleet needs it")
     args = parser.parse_args()
+    restore = inotify_limit(max(args.discover + args.configure), args.raise_inotify)
 
     work = Path(tempfile.mkdtemp(prefix="edgefleet-bench-fleet-"))
     tree = tree_copy(work / "collections")
@@ -186,16 +234,21 @@ def main() -> int:
                ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1", CONTAINERS_CONF=str(ROOT / "lab/containers.conf"),
                PYTHONDONTWRITEBYTECODE="1")
     env["PATH"] = "%s:%s" % (ROOT / ".venv/bin", env.get("PATH", ""))
+    if args.profile:
+        env["ANSIBLE_CALLBACKS_ENABLED"] = "ansible.posix.profile_tasks"
     load = os.getloadavg()
     try:
         discover = [(n, measure(tree, env, work, n, ["discover"], args.forks)) for n in args.discover]
         configure = [(n, measure(tree, env, work, n, ["discover", "configure"], args.forks)) for n in args.configure]
     finally:
+        if restore is not None:
+            INOTIFY.write_text(str(restore))
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     print("Stage plays at fleet scale (forks %d; load average %.1f/%.1f/%.1f at the start)" % ((args.forks,) + load))
     table("discover stage (role, sizing gate, one ztp_stage write-back)", discover, "discover")
-    table("configure stage (os_hardening, K3s node profile, one write-back), after discover", configure, "configure")
+    if configure:
+        table("configure stage (os_hardening, K3s node profile, one write-back), after discover", configure, "configure")
     return 0
 
 
