@@ -6,15 +6,19 @@ Lab up (tests/lab/fleet.yml: a single-node site, and a multi-node site with thre
 control IPCs and a worker); site.yml once, to platform_ready; then the check suites
 of molecule/resources/checks/ against that fleet (the Molecule scenarios share them):
 discover, hardening, K3s on both clusters, the API VIP's failover, the upgrade of the
-fleet to a second K3s version, the reset of the worker and its rejoin; then site.yml
-again with zero changes and in check mode with zero changes, on the upgraded version;
-lab down. The tests run in this order and share the fleet.
+fleet to a second K3s version and the downgrade back refused, the reset of the worker
+and its rejoin; then site.yml again with zero changes and in check mode with zero
+changes, on the upgraded version; the K3s checks once more; lab down. The tests run in
+this order and share the fleet.
+
+The worker is reset, not a server: the agent's install, upgrade and rejoin are checked
+only here, and a worker's reset and rejoin cost less than a server's.
 
 Every ansible-playbook run of the test is logged (tests/output/lab/ in the tree: the
 output with -vv, and every task's result and arguments by the log_plays callback),
-and the K3s checks search all of it for the cluster tokens. Runs from the collection tree `make lab-test`
-copies (.build/...), so its lab state (.lab/) and containers (edgefleet-labtest-*)
-are its own.
+and the last K3s checks search all of it for the cluster tokens.
+Runs from the collection tree `make lab-test` copies (.build/...), so its lab state
+(.lab/) and containers (edgefleet-labtest-*) are its own.
 """
 
 from __future__ import annotations
