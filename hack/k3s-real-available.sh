@@ -26,5 +26,5 @@ PY
     exit 0
 fi
 echo "no real K3s here: EDGEFLEET_K3S_BUNDLE is not set and $url is not reachable" \
-     "(the K3s test double scenarios k3s_single and k3s_ha stand in for it)"
+     "(the K3s test double in k3s_single and make lab-test stands in for it)"
 exit 1

@@ -5,8 +5,12 @@
 # most of their run) go in the background, one after the other, while the
 # container scenarios run in the foreground; their output is printed when they
 # end. k3s_real is skipped, saying why, when real K3s cannot be had
-# (hack/k3s-real-available.sh). Exits non-zero if any scenario failed, naming it.
-# Expects PATH, ANSIBLE_COLLECTIONS_PATH and CONTAINERS_CONF as the Makefile sets them.
+# (hack/k3s-real-available.sh). With MOLECULE_THEN=<make target> (make test's
+# molecule-lab step: lab-test-run), that target runs in the foreground after the
+# container scenarios, while the VM tier is still running, and gets a row of its
+# own. Exits non-zero if any scenario (or that target) failed, naming it.
+# Expects PATH, ANSIBLE_COLLECTIONS_PATH and CONTAINERS_CONF as the Makefile sets
+# them (and MAKE with MOLECULE_THEN).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 
@@ -67,6 +71,13 @@ for s in "${container_scenarios[@]}"; do
     run "$s" || failed+=("$s")
 done
 
+if [[ -n ${MOLECULE_THEN:-} ]]; then
+    start=$SECONDS
+    if "${MAKE:-make}" --no-print-directory "$MOLECULE_THEN"; then result=passed; else result=FAILED; failed+=("$MOLECULE_THEN"); fi
+    echo "molecule: $MOLECULE_THEN $result in $((SECONDS - start)) s"
+    timing "$MOLECULE_THEN" "$((SECONDS - start))" "$result${vm_pid:+ (the VM tier in the background)}"
+fi
+
 if [[ -n $vm_pid ]]; then
     vm_rc=0
     wait "$vm_pid" || vm_rc=$?
@@ -80,4 +91,4 @@ if (( ${#failed[@]} )); then
     echo "molecule: FAILED: ${failed[*]}" >&2
     exit 1
 fi
-echo "molecule: all passed (${container_scenarios[*]} ${vm_scenarios[*]})"
+echo "molecule: all passed (${container_scenarios[*]} ${vm_scenarios[*]}${MOLECULE_THEN:+ $MOLECULE_THEN})"

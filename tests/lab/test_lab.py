@@ -1,20 +1,32 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The README's main job end to end: lab up, site.yml (discover, configure, K3s), re-run,
-check mode, lab down.
+"""The README's main job end to end, and every role's checks on one converged fleet.
 
-Runs from the collection tree `make lab-test` copies (.build/...), so its lab
-state (.lab/) and containers (edgefleet-labtest-*) are its own.
+Lab up (tests/lab/fleet.yml: a single-node site, and a multi-node site with three
+control IPCs and a worker); site.yml once, to platform_ready; then the check suites
+of molecule/resources/checks/ against that fleet (the Molecule scenarios share them):
+discover, hardening, K3s on both clusters, the API VIP's failover, the upgrade of the
+fleet to a second K3s version and the downgrade back refused, the reset of the worker
+and its rejoin; then site.yml again with zero changes and in check mode with zero
+changes, on the upgraded version; the K3s checks once more; lab down. The tests run in
+this order and share the fleet.
+
+The worker is reset, not a server: the agent's install, upgrade and rejoin are checked
+only here, and a worker's reset and rejoin cost less than a server's.
+
+Every ansible-playbook run of the test is logged (tests/output/lab/ in the tree: the
+output with -vv, and every task's result and arguments by the log_plays callback),
+and the last K3s checks search all of it for the cluster tokens.
+Runs from the collection tree `make lab-test` copies (.build/...), so its lab state
+(.lab/) and containers (edgefleet-labtest-*) are its own.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import os
-import ssl
+import shutil
 import subprocess
-import urllib.request
 
 import pytest
 import yaml
@@ -25,13 +37,34 @@ from ansible_collections.edgefleet.platform.tests.integration.helpers import rec
 TREE = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 FLEET = os.path.join(TREE, "tests", "lab", "fleet.yml")
 STATE = os.path.join(TREE, ".lab")
+CHECKS = os.path.join(TREE, "molecule", "resources", "checks")
+LOGS = os.path.join(TREE, "tests", "output", "lab")
+SITE = ("playbooks/site.yml", "-i", "inventories/lab/lab.ztp.yml")
+
+with open(os.path.join(TREE, "roles", "k3s", "defaults", "main.yml")) as _f:
+    K3S_FIRST = yaml.safe_load(_f)["k3s_version"]
+with open(FLEET) as _f:
+    K3S_UPGRADE_TO = yaml.safe_load(_f)["lab_k3s_upgrade_to"]
+
+EVENTS = [("registered", "registered by make lab"), ("discovered", "discover stage"),
+          ("os_installed", "OS found installed by the configure stage"), ("configured", "configure stage"),
+          ("platform_ready", "platform stage")]
 
 
 def play(*args):
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", CONTAINERS_CONF=os.path.join(TREE, "lab", "containers.conf"))
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", CONTAINERS_CONF=os.path.join(TREE, "lab", "containers.conf"),
+               ANSIBLE_LOG_PATH=os.path.join(LOGS, "ansible.log"), ANSIBLE_LOG_VERBOSITY="2",
+               ANSIBLE_CALLBACKS_ENABLED="community.general.log_plays", ANSIBLE_LOG_FOLDER=os.path.join(LOGS, "results"))
     proc = subprocess.run(["ansible-playbook"] + list(args), cwd=TREE, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=1200, check=False)
+                          stderr=subprocess.STDOUT, text=True, timeout=1800, check=False)
     return proc.returncode, proc.stdout
+
+
+def check(suite, *extra):
+    """Run molecule/resources/checks/<suite>.yml against the lab fleet; fail with its output."""
+    rc, out = play(os.path.join(CHECKS, suite + ".yml"), "-i", "inventories/lab/lab.ztp.yml", *extra)
+    assert rc == 0, out[-20000:]
+    return out
 
 
 def podman(*args):
@@ -39,8 +72,15 @@ def podman(*args):
     return subprocess.run(["podman"] + list(args), env=env, stdout=subprocess.PIPE, text=True, check=True).stdout
 
 
+def fleet_records():
+    with ZtpStore("sqlite:///%s/ztp.db" % STATE) as store:
+        return store.devices(with_events=True)
+
+
 @pytest.fixture(scope="module")
 def lab():
+    shutil.rmtree(LOGS, ignore_errors=True)
+    os.makedirs(LOGS)
     try:
         rc, out = play("lab/up.yml", "-e", "lab_fleet=%s" % FLEET)
         assert rc == 0, out
@@ -50,82 +90,83 @@ def lab():
         play("lab/down.yml", "-e", "lab_fleet=%s" % FLEET)
 
 
-SITE = ("playbooks/site.yml", "-i", "inventories/lab/lab.ztp.yml")
-
-
-def kube_get(kubeconfig_path, path):
-    """GET an API path the way kubectl would with this kubeconfig (the K3s test
-    double's kubeconfig carries a bearer token; TLS is verified against its CA)."""
-    with open(kubeconfig_path) as f:
-        config = yaml.safe_load(f)
-    cluster = config["clusters"][0]["cluster"]
-    context = ssl.create_default_context(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
-    request = urllib.request.Request(cluster["server"] + path,
-                                     headers={"Authorization": "Bearer " + config["users"][0]["user"]["token"]})
-    with urllib.request.urlopen(request, context=context, timeout=10) as response:
-        return cluster["server"], json.load(response)
-
-
 def test_site_takes_every_ipc_to_platform_ready(lab):
     rc, out = play(*SITE)
     assert rc == 0, out
-    with ZtpStore("sqlite:///%s/ztp.db" % STATE) as store:
-        devices = store.devices(with_events=True)
-    assert len(devices) == 4
+    devices = fleet_records()
+    assert len(devices) == 5
+    assert sorted(d["role"] for d in devices) == ["control"] * 4 + ["worker"]
     for device in devices:
         assert device["state"] == "platform_ready", device
-        assert device["hardware"]["cpu_cores"] >= 1 and device["hardware"]["memory_mb"] > 0
-        assert device["facts"]["serial_source"] == "machine-id"
-        assert [(e["to"], e["reason"]) for e in device["events"]] == [
-            ("registered", "registered by make lab"), ("discovered", "discover stage"),
-            ("os_installed", "OS found installed by the configure stage"), ("configured", "configure stage"),
-            ("platform_ready", "platform stage")]
-        assert device["events"][1]["by"] == "edgefleet.platform discover stage"
+        assert [(e["to"], e["reason"]) for e in device["events"]] == EVENTS
         assert device["events"][3]["by"] == "edgefleet.platform configure stage"
         assert device["events"][4]["by"] == "edgefleet.platform platform stage"
     # progress and the summary are visible
     for stage in ("Discover", "Configure", "Platform"):
         assert "%s | topology_single_node" % stage in out and "%s | topology_multi_node" % stage in out
-    assert "Devices per state" in out and '"platform_ready": 4' in out
+    assert "Devices per state" in out and '"platform_ready": 5' in out
     # every IPC hardened with no failed control
     reports = os.path.join(STATE, "reports", "os_hardening")
+    assert len(os.listdir(reports)) == 5
     for name in os.listdir(reports):
         with open(os.path.join(reports, name)) as f:
             report = json.load(f)
         assert report["failed_ids"] == [], report
         assert report["kubernetes_node"] is True
-    # each cluster's kubeconfig is on the controller (0600) and its API lists its
-    # nodes, Ready; the multi-node cluster's through its API VIP (.250 of its network)
-    by_cluster = {}
-    for device in devices:
-        by_cluster.setdefault(device["cluster"], []).append(device)
-    for cluster, members in by_cluster.items():
-        kubeconfig = os.path.join(STATE, "kubeconfig", cluster + ".yaml")
-        assert os.stat(kubeconfig).st_mode & 0o777 == 0o600
-        server, nodes = kube_get(kubeconfig, "/api/v1/nodes")
-        names = sorted(n["metadata"]["name"] for n in nodes["items"])
-        assert names == sorted(d["hostname"] for d in members), (cluster, names)
-        for node in nodes["items"]:
-            ready = [c["status"] for c in node["status"]["conditions"] if c["type"] == "Ready"]
-            assert ready == ["True"], node
-            assert node["metadata"]["labels"]["edgefleet.io/cluster"] == cluster
-            assert node["metadata"]["labels"]["node-role.kubernetes.io/control-plane"] == "true"
-        if len(members) > 1:
-            assert server.endswith(".250:6443"), server
-            assert len(members) == 3 and all(
-                node["metadata"]["labels"].get("node-role.kubernetes.io/etcd") == "true" for node in nodes["items"])
 
 
+def test_discover_checks(lab):
+    check("discover", "-e", "check_discover_state=platform_ready")
+
+
+# HOOK (hardening): molecule/resources/checks/os_hardening.yml, the os_hardening role's
+# effect checks, is written on another branch; once merged, it runs here against the
+# converged fleet. Until then this test is skipped, saying so.
+def test_hardening_checks(lab):
+    if not os.path.exists(os.path.join(CHECKS, "os_hardening.yml")):
+        pytest.skip("molecule/resources/checks/os_hardening.yml does not exist yet")
+    check("os_hardening")
+
+
+def test_k3s_checks_on_both_clusters(lab):
+    check("k3s", "-e", "k3s_version=%s" % K3S_FIRST)
+
+
+def test_api_vip_failover(lab):
+    check("api_vip")
+
+
+def test_upgrade_of_the_fleet(lab):
+    check("k3s_upgrade", "-e", "check_upgrade_to=%s" % K3S_UPGRADE_TO)
+    # and back is refused, before anything restarts
+    check("k3s_upgrade", "-e", "check_downgrade_to=%s" % K3S_FIRST)
+
+
+def test_reset_and_rejoin_of_the_worker(lab):
+    check("k3s_reset", "-e", "check_reset_hosts=role_worker", "-e", "k3s_version=%s" % K3S_UPGRADE_TO)
+
+
+# The fleet now runs the upgraded version: the re-runs pin it, as the operator does
+# after an upgrade (site.yml with the old pin would try to take the nodes back).
 def test_second_run_changes_nothing(lab):
-    rc, out = play(*SITE)
+    rc, out = play(*SITE, "-e", "k3s_version=%s" % K3S_UPGRADE_TO)
     assert rc == 0, out
-    assert all(host["changed"] == 0 for host in recap(out).values()), out
+    assert len(recap(out)) >= 5 and all(host["changed"] == 0 for host in recap(out).values()), out
 
 
 def test_check_mode_is_clean(lab):
-    rc, out = play(*SITE, "--check")
+    rc, out = play(*SITE, "--check", "-e", "k3s_version=%s" % K3S_UPGRADE_TO)
     assert rc == 0, out
-    assert all(host["changed"] == 0 for host in recap(out).values()), out
+    assert len(recap(out)) >= 5 and all(host["changed"] == 0 for host in recap(out).values()), out
+    # after the checks and the day 2 runs, every record is as site.yml left it
+    for device in fleet_records():
+        assert device["state"] == "platform_ready", device
+        assert [(e["to"], e["reason"]) for e in device["events"]] == EVENTS
+
+
+# Last of the checks: the clusters after the day 2 runs, and no token in the logs of any run.
+def test_k3s_checks_after_everything(lab):
+    check("k3s", "-e", "k3s_version=%s" % K3S_UPGRADE_TO)
 
 
 def test_lab_down_removes_everything(lab):
