@@ -4,7 +4,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Discover filter; the logic lives in module_utils/discover.py.
 
-Documentation: discover_observe.yml next to this plugin.
+Documentation: discover_observe.yml and discover_identity.yml next to this plugin.
 """
 
 from __future__ import annotations
@@ -24,8 +24,15 @@ def discover_observe(facts: t.Any, placeholders: t.Any = discover.SERIAL_PLACEHO
         raise AnsibleFilterError(str(exc)) from None
 
 
+def discover_identity(observed: t.Any, serial: t.Any, mac: t.Any, host: t.Any = "", address: t.Any = "") -> str:
+    """Why a host is not the IPC of its ZTP record, or '' when it is."""
+    if not isinstance(observed, t.Mapping):
+        raise AnsibleFilterError("the input must be what discover_observe returns, got %s" % type(observed).__name__)
+    return discover.identity_problem(observed, serial, mac, str(host), str(address))
+
+
 class FilterModule:
     """Discover filter."""
 
     def filters(self) -> dict[str, t.Callable]:
-        return {"discover_observe": discover_observe}
+        return {"discover_observe": discover_observe, "discover_identity": discover_identity}

@@ -97,6 +97,7 @@ compose:
 import hashlib
 import json
 import os
+import typing as t
 
 from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
@@ -183,8 +184,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         windows_vars = self.get_option("windows_connection_vars")
         known_groups: dict = {}
         memo: dict = {}
-        inventory = self.inventory
-        assert inventory is not None  # set by BaseInventoryPlugin.parse
+        inventory = t.cast(t.Any, self.inventory)  # set by BaseInventoryPlugin.parse
         for device in devices:
             hostvars = host_vars(device, windows_vars, memo)
             host = inventory.add_host(hostvars["ztp_hostname"])

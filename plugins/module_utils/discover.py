@@ -164,6 +164,10 @@ def observe(facts: t.Mapping[str, t.Any], placeholders: t.Iterable[str] = SERIAL
     if largest:
         hardware[DISK_GB] = largest["size_gb"]
         hardware[DISK_TYPE] = largest["type"]
+    dmi = {
+        "vendor": facts.get("system_vendor", _UNKNOWN_DMI),
+        "product": facts.get("product_name", _UNKNOWN_DMI),
+    }
     return {
         "serial": found_serial,
         "serial_source": source,
@@ -171,8 +175,21 @@ def observe(facts: t.Mapping[str, t.Any], placeholders: t.Iterable[str] = SERIAL
         "nics": found_nics,
         "disks": found_disks,
         "hardware": hardware,
-        "dmi": {
-            "vendor": facts.get("system_vendor", _UNKNOWN_DMI),
-            "product": facts.get("product_name", _UNKNOWN_DMI),
-        },
+        "dmi": dmi,
+        # what the ZTP record keeps beside the hardware (ztp_stage stores hardware and facts)
+        "facts": {"nics": found_nics, "disks": found_disks, "serial_source": source, "dmi": dmi},
     }
+
+
+def identity_problem(observed: t.Mapping[str, t.Any], serial: t.Any, mac: t.Any, host: str, address: str) -> str:
+    """Why the host is not the IPC of its ZTP record (serial, then boot MAC), or '' when it is."""
+    where = "device %s (host %s at %s)" % (serial, host, address)
+    if observed.get("serial") != serial:
+        return ("%s: the host reports serial %s (from %s) but its ZTP record says %s; what it reports is not stored "
+                "in the record. A swapped IPC or a wrong management IP?"
+                % (where, observed.get("serial") or "(none)", observed.get("serial_source"), serial))
+    if mac not in (observed.get("macs") or []):
+        found = ", ".join("%s %s" % (nic.get("name"), nic.get("mac")) for nic in observed.get("nics") or []) or "none"
+        return ("%s: its ZTP record's boot MAC %s is on none of its NICs (%s); what it reports is not stored in the record."
+                % (where, mac, found))
+    return ""

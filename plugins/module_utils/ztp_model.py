@@ -416,7 +416,8 @@ def plan_stage(stage_name: str, record: str, state: str, failed_stage: str | Non
     the states STAGE_PASS_THROUGH allows), retries a device that failed in this
     stage, and keeps a device that is already there or further along (its facts
     are refreshed). A failure is recorded as `failed` in this stage, with the
-    reason, for any device that has reached the stage. A device behind the stage
+    reason, for any device that has reached the stage (what the stage reported
+    for it is not stored: it may be another device's). A device behind the stage
     and a decommissioned one are never touched. Every move is still checked by
     check_transition when it is written.
     """
@@ -431,7 +432,8 @@ def plan_stage(stage_name: str, record: str, state: str, failed_stage: str | Non
         now = "failed in %s" % failed_stage if state == "failed" else state
         return StagePlan("behind", (), False, "%s: the %s stage needs %s first; left untouched" % (now, stage.name, stage.needs))
     if failure is not None:
-        return StagePlan("failed", (("failed", stage.name, stage_failure_reason(failure)),), True, "failed in %s" % stage.name)
+        # what a failed stage reported is not stored: a swapped IPC's facts are another device's
+        return StagePlan("failed", (("failed", stage.name, stage_failure_reason(failure)),), False, "failed in %s" % stage.name)
     reason = "%s stage" % stage.name
     if where == "retry":
         return StagePlan("retried", ((stage.reaches, None, reason),), True, "retried: %s" % stage.reaches)

@@ -24,7 +24,8 @@ description:
     C(handoff) -> C(operational)); the C(configure) stage records C(os_installed) first for an IPC that arrived
     with its OS installed. A device that failed in this stage is retried. A device already at that state or
     further along is kept where it is, its facts refreshed. A failure is recorded as C(failed) in this stage
-    with the reason, cut to the model's 1024 characters. A device behind the stage (for example one that failed
+    with the reason, cut to the model's 1024 characters; what the stage reported for a failed device is not
+    stored (it may be another device's, as for a swapped IPC). A device behind the stage (for example one that failed
     in an earlier stage of the same run) and a decommissioned device are left untouched.
   - Every state change is appended to the device's event log with the stage as the actor.
 author:
@@ -75,7 +76,7 @@ options:
   record_var:
     description:
       - The host variable holding what the stage stores for each device, a mapping with optional C(hardware)
-        and C(facts). Roles set their own, for example C(discover_record).
+        and C(facts). Roles set their own, for example C(discover_observed).
       - Only used when O(reports) is left out.
     type: str
     default: edgefleet_stage_record

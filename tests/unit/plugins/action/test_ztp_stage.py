@@ -21,13 +21,13 @@ def _vars(hostvars, alive, batch=None):
 
 def test_hosts_are_classified_from_the_play_itself():
     hostvars = {
-        "ok": {"ztp_serial": "SN-1", "discover_record": {"hardware": {"cpu_cores": 4}, "facts": {"nics": []}}},
+        "ok": {"ztp_serial": "SN-1", "discover_observed": {"hardware": {"cpu_cores": 4}, "facts": {"nics": []}}},
         "rescued": {"ztp_serial": "SN-2", "edgefleet_stage_failure": "Check the serial: the host reports serial X"},
         "gone": {"ztp_serial": "SN-3"},
         "helper": {"inventory_hostname": "helper"},  # not a ZTP device
         "numeric": {"ztp_serial": 12345},
     }
-    reports = play_reports("discover", _vars(hostvars, ["ok", "rescued", "helper", "numeric"]), "discover_record")
+    reports = play_reports("discover", _vars(hostvars, ["ok", "rescued", "helper", "numeric"]), "discover_observed")
     assert reports == [
         {"serial": "SN-1", "host": "ok", "hardware": {"cpu_cores": 4}, "facts": {"nics": []}},
         {"serial": "SN-2", "host": "rescued", "failure": "Check the serial: the host reports serial X"},
@@ -38,7 +38,7 @@ def test_hosts_are_classified_from_the_play_itself():
 
 
 def test_a_record_in_another_variable_is_not_read():
-    hostvars = {"ok": {"ztp_serial": "SN-1", "discover_record": {"hardware": {"cpu_cores": 4}}}}
+    hostvars = {"ok": {"ztp_serial": "SN-1", "discover_observed": {"hardware": {"cpu_cores": 4}}}}
     assert play_reports("configure", _vars(hostvars, ["ok"]), "edgefleet_stage_record") == [{"serial": "SN-1", "host": "ok"}]
 
 

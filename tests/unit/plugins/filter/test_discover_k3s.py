@@ -18,7 +18,7 @@ from ansible_collections.edgefleet.platform.plugins.module_utils import discover
 from ansible_collections.edgefleet.platform.tests.unit.plugins.filter.test_sizing import FILTER_DIR, _template
 
 FIXTURES = Path(discover.__file__).resolve().parents[2] / "tests" / "unit" / "plugins" / "module_utils" / "fixtures"
-FILTERS = {"discover_observe": discover_filter, "k3s_checksums": k3s_filter}
+FILTERS = {"discover_observe": discover_filter, "discover_identity": discover_filter, "k3s_checksums": k3s_filter}
 
 
 def fixture_facts(name: str) -> dict:
@@ -31,7 +31,8 @@ def release_sums() -> str:
 
 @pytest.mark.parametrize("name, plugin", sorted(FILTERS.items()))
 def test_each_plugin_exports_its_filter(name, plugin):
-    assert set(plugin.FilterModule().filters()) == {name}
+    assert set(plugin.FilterModule().filters()) == {n for n, p in FILTERS.items() if p is plugin}
+    assert name in plugin.FilterModule().filters()
 
 
 def test_filters_return_the_module_utils_result():
@@ -75,6 +76,20 @@ def test_documented_defaults_match_the_code():
     observed = doc["RETURN"]["_value"]["contains"]
     assert set(observed) == set(discover.observe(fixture_facts("nvme-ipc")))
     assert set(observed["hardware"]["contains"]) == {"cpu_cores", "memory_mb", "disk_gb", "disk_type"}
+
+
+def test_identity_through_templar():
+    facts = fixture_facts("nvme-ipc")
+    seen = discover.observe(facts)
+    results = _template(
+        {
+            "same": "{{ seen | edgefleet.platform.discover_identity(seen.serial, seen.macs[0]) }}",
+            "swapped": "{{ seen | edgefleet.platform.discover_identity('SN-X', seen.macs[0], 'ipc-1', '10.0.0.5') }}",
+        },
+        {"seen": seen},
+    )
+    assert results["same"] == {"value": ""}
+    assert results["swapped"]["value"].startswith("device SN-X (host ipc-1 at 10.0.0.5): the host reports serial")
 
 
 def test_through_templar():

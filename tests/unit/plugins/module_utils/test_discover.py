@@ -92,6 +92,7 @@ def test_observe_fixture(name):
     expected = dict(EXPECTED[name])
     expected.setdefault("serial", machine_id(name))
     expected["macs"] = [nic["mac"] for nic in expected["nics"]]
+    expected["facts"] = dict((k, expected[k]) for k in ("nics", "disks", "serial_source", "dmi"))
     assert discover.observe(facts(name)) == expected
 
 
@@ -294,3 +295,32 @@ def test_the_role_defaults_are_the_filter_defaults():
     assert tuple(defaults["discover_serial_placeholders"]) == discover.SERIAL_PLACEHOLDERS
     for entry in ("main", "observe"):
         assert tuple(specs[entry]["options"]["discover_serial_placeholders"]["default"]) == discover.SERIAL_PLACEHOLDERS
+
+
+def test_the_record_facts_are_what_the_ztp_record_keeps():
+    seen = discover.observe(facts("debian12-container"))
+    assert seen["facts"] == {"nics": seen["nics"], "disks": seen["disks"], "serial_source": seen["serial_source"],
+                             "dmi": seen["dmi"]}
+
+
+def test_identity_of_the_ipc_of_its_record():
+    seen = discover.observe(facts("debian12-container"))
+    assert discover.identity_problem(seen, seen["serial"], seen["macs"][0], "ipc-1", "10.0.0.5") == ""
+
+
+def test_a_swapped_ipc_names_both_serials():
+    seen = discover.observe(facts("debian12-container"))
+    problem = discover.identity_problem(seen, "SN-OTHER", seen["macs"][0], "ipc-1", "10.0.0.5")
+    assert problem.startswith("device SN-OTHER (host ipc-1 at 10.0.0.5): the host reports serial %s (from machine-id)"
+                              " but its ZTP record says SN-OTHER;" % seen["serial"])
+
+
+def test_a_boot_mac_on_none_of_the_nics_lists_them():
+    seen = discover.observe(facts("dev-vm"))
+    problem = discover.identity_problem(seen, seen["serial"], "02:00:00:00:00:99", "ipc-1", "10.0.0.5")
+    assert "boot MAC 02:00:00:00:00:99 is on none of its NICs (eth0 02:fc:00:00:00:01, ifb0 3e:d8:51:12:c1:a5" in problem
+
+
+def test_a_host_without_a_serial_says_none():
+    seen = dict(discover.observe(facts("dev-vm")), serial="")
+    assert "the host reports serial (none)" in discover.identity_problem(seen, "SN-1", "x", "h", "a")

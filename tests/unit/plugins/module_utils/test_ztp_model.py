@@ -251,7 +251,7 @@ def test_a_device_behind_the_stage_is_never_touched(state, failed_stage):
 ])
 def test_a_failure_is_recorded_in_this_stage_with_the_reason(state, failed_stage):
     plan = _plan("configure", state, failed_stage, "OS hardening: sshd -t\nrefused the\tconfig")
-    assert plan.action == "failed" and plan.store
+    assert plan.action == "failed" and not plan.store
     assert plan.moves == (("failed", "configure", "OS hardening: sshd -t refused the config"),)
     m.check_transition("d", state, "failed", failed_stage)
 
