@@ -12,8 +12,11 @@ version_added: 0.1.0
 description:
   - Evaluates hardening controls, given as data, against the host and returns a compliance report with
     each control's status, expected and observed value. It never changes anything.
-  - The role C(edgefleet.platform.os_hardening) builds the controls; it uses this module for its
-    C(audit) mode and to verify the end state after C(enforce).
+  - With O(settings) (the variables of the role C(edgefleet.platform.os_hardening) without their
+    C(os_hardening_) prefix), the module derives every control of the role's catalogue and its expected value
+    from them, for this host (its OS family, whether it is a container, the filesystems it has mounted).
+    The role uses it so for its C(audit) mode and to verify the end state after C(enforce).
+  - With O(controls), it audits controls given as data, alone or added to those of O(settings).
   - Each kind of state is observed once and shared by all controls that need it (one C(sshd -T), one
     C(systemctl show) for all units, one C(nft -j list table) per table, one C(apt-config dump),
     one C(auditctl -l)).
@@ -33,9 +36,24 @@ attributes:
     support: full
     description: Linux hosts.
 options:
+  settings:
+    description:
+      - "The os_hardening role's settings, each variable without its C(os_hardening_) prefix, for example
+        C({ssh_max_auth_tries: 3, kubernetes_node: true, skip_controls: [SSH-07]}); settings not given take
+        the role's defaults. The role passes all of them, with C(cluster_peers) and C(control_peers) (the
+        cluster members' addresses it computes from the inventory)."
+      - An unknown setting or a value of the wrong type fails the module naming the setting.
+      - The controls of C(skip_controls) are not observed and are reported as V(waived).
+      - One of O(settings) and O(controls) is required.
+    type: dict
+  os_family:
+    description:
+      - OS family (V(Debian) or V(RedHat)) whose names the O(settings) controls use (PAM files, services).
+      - Detected from C(/etc/os-release) when not given.
+    type: str
   controls:
     description:
-      - The controls, evaluated and reported in this order.
+      - Controls given as data, evaluated and reported in this order (after those of O(settings)).
       - "Every control has C(id) (unique, for example V(SSH-01)), C(area), C(title) and C(check), the check
         type, plus the keys of its type below. Other keys are ignored, so the caller can keep enforcement
         data in the same mapping."
@@ -86,7 +104,6 @@ options:
         for exactly that domain wins (group and wildcard domains are not resolved)."
     type: list
     elements: dict
-    required: true
   container:
     description:
       - Whether the host is a container, which decides C(waive_in_container).
@@ -100,6 +117,16 @@ notes:
 """
 
 EXAMPLES = r"""
+- name: Audit a K3s node against the os_hardening catalogue, stricter on SSH than the role's defaults
+  edgefleet.platform.os_hardening_audit:
+    settings:
+      kubernetes_node: true
+      ssh_max_auth_tries: 2
+      management_networks: [10.20.0.0/24]
+      skip_controls: [SVC-cups.service]
+  become: true
+  register: k3s_node_audit
+
 - name: Audit SSH, kernel and firewall controls
   edgefleet.platform.os_hardening_audit:
     controls:
@@ -218,7 +245,14 @@ report:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.edgefleet.platform.plugins.module_utils.hardening_checks import ControlError, Host, audit
+from ansible_collections.edgefleet.platform.plugins.module_utils.hardening_checks import (
+    ControlError,
+    Host,
+    SettingsError,
+    audit,
+    audit_settings,
+)
+from ansible_collections.edgefleet.platform.plugins.module_utils.hardening_observer import Unobservable
 
 # Where the host's files are read from; the unit tests point it at a fake tree.
 HOST_ROOT = "/"
@@ -228,9 +262,12 @@ SBIN_DIRS = ["/usr/sbin", "/sbin"]
 def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
-            controls=dict(type="list", elements="dict", required=True),
+            settings=dict(type="dict"),
+            os_family=dict(type="str"),
+            controls=dict(type="list", elements="dict"),
             container=dict(type="str", choices=["auto", "yes", "no"], default="auto"),
         ),
+        required_one_of=[("settings", "controls")],
         supports_check_mode=True,
     )
 
@@ -242,10 +279,19 @@ def main() -> None:
 
     container = {"auto": None, "yes": True, "no": False}[module.params["container"]]
     host = Host(run, which, root=HOST_ROOT)
+    p = module.params
     try:
-        report = audit(module.params["controls"], host, container=container)
+        if p["settings"] is not None:
+            report = audit_settings(p["settings"], host, os_family=p["os_family"], container=container,
+                                    extra=p["controls"])
+        else:
+            report = audit(p["controls"], host, container=container)
+    except SettingsError as exc:
+        module.fail_json(msg="settings.%s" % exc, setting=exc.name)
     except ControlError as exc:
         module.fail_json(msg=str(exc), control=exc.control_id, field=exc.field)
+    except Unobservable as exc:
+        module.fail_json(msg=exc.reason)
     module.exit_json(changed=False, report=report)
 
 

@@ -1,0 +1,59 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the edgefleet.platform collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The os_hardening role's policy on the controller; the rules live in module_utils/hardening_policy.py
+and module_utils/hardening_controls.py (the audit module derives its controls from the same code).
+
+Documentation: os_hardening_policy.yml next to this plugin.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.edgefleet.platform.plugins.module_utils import hardening_controls as controls
+from ansible_collections.edgefleet.platform.plugins.module_utils import hardening_policy as policy
+
+
+def os_hardening_policy(settings: t.Any, host: t.Optional[t.Dict[str, t.Any]] = None) -> t.Dict[str, t.Any]:
+    """What the enforce tasks apply on one host, from the role's settings and what is known of the host."""
+    host = dict(host or {})
+    try:
+        s = policy.check_settings(settings)
+        os_family = host.get("os_family") or ""
+        names = policy.os_names(os_family)
+        container = policy.is_container(host.get("virtualization_role"), host.get("virtualization_type"))
+        fstypes = host.get("mounted_fstypes") or []
+        areas = policy.enabled_areas(s)
+        present = host.get("sysctl_present")
+        return {
+            "os": names,
+            "container": container,
+            "areas": areas,
+            "packages": policy.packages(s, os_family),
+            "sysctl": policy.sysctl_wanted(s),
+            # [key, value] pairs in the order they are written; empty until the host's keys are known
+            "sysctl_applied": [[k, v] for k, v in policy.sysctl_applied(s, present or [], container).items()],
+            "modules_blocked": policy.modules_blocked(s, fstypes),
+            "modules_kubernetes": list(policy.MODULES_KUBERNETES) if s["kubernetes_node"] else [],
+            "load_modules": s["kubernetes_node"] and "modules" in areas and not container,
+            "sensitive_files": policy.sensitive_files(s, os_family),
+            "units": policy.units(s, os_family, container),
+            "sshd_config": controls.sshd_config(s, host.get("ssh_algorithms")),
+            "open_ports": policy.open_ports(s),
+            "firewall": {"sets": policy.address_sets(s), "input": policy.inbound_rules(s)},
+            "firewall_file": policy.FIREWALL_FILE,
+        }
+    except policy.SettingsError as exc:
+        # the role's variables carry the prefix the settings drop
+        raise AnsibleFilterError("os_hardening_%s" % exc) from None
+
+
+class FilterModule:
+    """os_hardening filters."""
+
+    def filters(self) -> t.Dict[str, t.Callable]:
+        return {"os_hardening_policy": os_hardening_policy}
