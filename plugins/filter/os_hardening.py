@@ -29,11 +29,17 @@ def os_hardening_policy(settings: t.Any, host: t.Optional[t.Dict[str, t.Any]] = 
         fstypes = host.get("mounted_fstypes") or []
         areas = policy.enabled_areas(s)
         present = host.get("sysctl_present")
+        suites = host.get("apt_suites")
+        # the role's security source is written only where no other source has the security suite
+        security = None
+        if os_family == "Debian" and "updates" in areas and suites is not None and not any(
+                suite.endswith("-security") for found in suites.values() for suite in found):
+            security = policy.security_sources(s, host.get("distribution") or "", host.get("distribution_release") or "")
         return {
             "os": names,
             "container": container,
             "areas": areas,
-            "packages": policy.packages(s, os_family),
+            "packages": policy.packages(s, os_family, container),
             "sysctl": policy.sysctl_wanted(s),
             # [key, value] pairs in the order they are written; empty until the host's keys are known
             "sysctl_applied": [[k, v] for k, v in policy.sysctl_applied(s, present or [], container).items()],
@@ -44,7 +50,14 @@ def os_hardening_policy(settings: t.Any, host: t.Optional[t.Dict[str, t.Any]] = 
             "units": policy.units(s, os_family, container),
             "sshd_config": controls.sshd_config(s, host.get("ssh_algorithms")),
             "open_ports": policy.open_ports(s),
-            "firewall": {"sets": policy.address_sets(s), "input": policy.inbound_rules(s)},
+            "firewall": {"sets": policy.address_sets(s), "meters": policy.meters(s), "input": policy.inbound_rules(s)},
+            "login_defs": policy.login_defs(s),
+            "session_umask": policy.session_umask(s),
+            "aide": {"conf": policy.AIDE_CONF, "db": policy.AIDE_DB, "contents": list(policy.AIDE_CONTENTS),
+                     "metadata": list(policy.AIDE_METADATA), "excludes": policy.aide_excludes(s)},
+            "security_sources": security,
+            "security_sources_file": policy.SECURITY_SOURCES,
+            "needrestart_conf": policy.NEEDRESTART_CONF,
             "firewall_file": policy.FIREWALL_FILE,
         }
     except policy.SettingsError as exc:

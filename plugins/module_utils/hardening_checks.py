@@ -34,12 +34,14 @@ from ansible_collections.edgefleet.platform.plugins.module_utils.hardening_evalu
     WAIVED,
     Outcome,
     evaluate_apt_config,
+    evaluate_apt_policy,
     evaluate_audit_rules,
     evaluate_config,
     evaluate_file,
     evaluate_limits,
     evaluate_module_blocked,
     evaluate_nftables,
+    evaluate_package_files,
     evaluate_pam,
     evaluate_service,
     evaluate_sshd,
@@ -70,7 +72,7 @@ def observe_and_evaluate(c: t.Dict[str, t.Any], host: Host) -> Outcome:
         return (PASS, "loaded or built in", "") if present else (FAIL, "absent", "not loaded and not built in")
     if check == "file":
         info = host.stat(c["path"])
-        return evaluate_file(c, info, host.read(c["path"]) if "contains" in c else None)
+        return evaluate_file(c, info, host.read(c["path"]) if "contains" in c or "lines" in c else None)
     if check == "service":
         props = host.services(host.service_units)[c["name"]]
         if isinstance(props, Unobservable):
@@ -90,6 +92,10 @@ def observe_and_evaluate(c: t.Dict[str, t.Any], host: Host) -> Outcome:
         return evaluate_audit_rules(c, host.audit_keys())
     if check == "limits":
         return evaluate_limits(c, host.limits_files())
+    if check == "package_files":
+        return evaluate_package_files(c, *host.package_files())
+    if check == "apt_policy":
+        return evaluate_apt_policy(c, host.apt_policy())
     raise AssertionError(check)  # pragma: no cover  (validated before)
 
 

@@ -49,15 +49,18 @@ CHECK_FIELDS: t.Dict[str, t.Tuple[t.Dict[str, str], t.Dict[str, str]]] = {
     "sysctl": ({"key": _STR, "expected": _SCALAR}, {}),
     "module_blocked": ({"module": _STR}, {}),
     "module_loaded": ({"module": _STR}, {}),
-    "file": ({"path": _STR}, {"mode": _STR, "owner": _SCALAR, "group": _SCALAR, "contains": _STR}),
+    "file": ({"path": _STR}, {"mode": _STR, "owner": _SCALAR, "group": _SCALAR, "contains": _STR, "lines": _STR_LIST}),
     "service": ({"name": _STR}, {"enabled": _BOOL, "active": _BOOL}),
-    "nftables": ({"family": _STR, "table": _STR}, {"chains": _STR_DICT, "tcp_ports": _INT_LIST, "udp_ports": _INT_LIST}),
+    "nftables": ({"family": _STR, "table": _STR},
+                 {"chains": _STR_DICT, "tcp_ports": _INT_LIST, "udp_ports": _INT_LIST, "rate_limited": _INT_LIST}),
     "config": ({"path": _STR, "key": _STR, "expected": _SCALAR}, {"include": _STR, "separator": _STR, "section": _STR}),
     "systemd_config": ({"config": _STR, "section": _STR, "key": _STR, "expected": _SCALAR}, {}),
     "apt_config": ({"key": _STR, "expected": _SCALAR}, {}),
     "pam": ({"file": _STR, "module": _STR}, {"args": _STR_LIST_OR_EMPTY}),
     "audit_rules": ({"keys": _STR_LIST}, {}),
     "limits": ({"domain": _STR, "type": _STR, "item": _STR, "expected": _SCALAR}, {}),
+    "package_files": ({}, {}),
+    "apt_policy": ({"suite_suffix": _STR}, {}),
 }
 CHECK_TYPES = tuple(CHECK_FIELDS)
 NFT_FAMILIES = ("ip", "ip6", "inet", "arp", "bridge", "netdev")
@@ -144,8 +147,8 @@ def _validate_specific(c: t.Dict[str, t.Any]) -> None:
     elif check == "nftables":
         if c["family"] not in NFT_FAMILIES:
             raise ControlError(cid, "family", "must be one of %s, got %r" % (", ".join(NFT_FAMILIES), c["family"]))
-        if not any(f in c for f in ("chains", "tcp_ports", "udp_ports")):
-            raise ControlError(cid, "chains", "give chains, tcp_ports or udp_ports")
+        if not any(f in c for f in ("chains", "tcp_ports", "udp_ports", "rate_limited")):
+            raise ControlError(cid, "chains", "give chains, tcp_ports, udp_ports or rate_limited")
     elif check == "limits" and c["type"] not in LIMIT_TYPES:
         raise ControlError(cid, "type", "must be hard, soft or -, got %r" % c["type"])
     for field in ("path", "when_present", "file"):
@@ -179,13 +182,17 @@ def expected_of(c: t.Dict[str, t.Any]) -> t.Any:
     if check == "module_loaded":
         return "loaded or built in"
     if check in ("file", "service", "nftables"):
-        fields = {"file": ("mode", "owner", "group", "contains"), "service": ("enabled", "active"),
-                  "nftables": ("chains", "tcp_ports", "udp_ports")}[check]
+        fields = {"file": ("mode", "owner", "group", "contains", "lines"), "service": ("enabled", "active"),
+                  "nftables": ("chains", "tcp_ports", "udp_ports", "rate_limited")}[check]
         return {f: c[f] for f in fields if f in c} or "exists"
     if check == "pam":
         return {"module": c["module"], "args": c.get("args", [])}
     if check == "audit_rules":
         return {"keys": c["keys"]}
+    if check == "package_files":
+        return "as the package database says (configuration files aside)"
+    if check == "apt_policy":
+        return {"suite_suffix": c["suite_suffix"]}
     return c["expected"]
 
 
@@ -199,6 +206,10 @@ class S:
 
     def __repr__(self) -> str:
         return "S(%r)" % self.name
+
+
+class YesNo(S):
+    """A boolean setting written and expected as yes or no."""
 
 
 class Context:
@@ -232,6 +243,28 @@ SSH = (
     ("SSH-11", "X11 forwarding off", "X11Forwarding", "no", "expected"),
     ("SSH-12", "keyboard-interactive authentication off", "KbdInteractiveAuthentication", "no", "expected"),
     ("SSH-13", "empty passwords refused", "PermitEmptyPasswords", "no", "expected"),
+    ("SSH-14", "TCP forwarding off unless a setting needs it", "AllowTcpForwarding", YesNo("ssh_allow_tcp_forwarding"),
+     "expected"),
+    ("SSH-15", "agent forwarding off unless a setting needs it", "AllowAgentForwarding",
+     YesNo("ssh_allow_agent_forwarding"), "expected"),
+    ("SSH-16", "sessions per connection limited", "MaxSessions", S("ssh_max_sessions"), "expected"),
+    ("SSH-17", "logins logged with the key that was used", "LogLevel", S("ssh_log_level"), "expected"),
+    ("SSH-18", "TCP keepalive off (idle sessions are probed inside the encrypted channel)", "TCPKeepAlive",
+     YesNo("ssh_tcp_keepalive"), "expected"),
+    ("SSH-19", "compression off", "Compression", YesNo("ssh_compression"), "expected"),
+    ("SSH-20", "tunnel devices refused", "PermitTunnel", "no", "expected"),
+    ("SSH-21", "user environment files ignored", "PermitUserEnvironment", "no", "expected"),
+)
+# /etc/login.defs: control id, key (its value comes from hardening_policy.login_defs), title.
+LOGIN_DEFS = (
+    ("LDEF-01", "PASS_MAX_DAYS", "new accounts' passwords expire"),
+    ("LDEF-02", "PASS_MIN_DAYS", "new accounts' passwords are not changed back at once"),
+    ("LDEF-03", "PASS_WARN_AGE", "expiry announced in advance"),
+    ("LDEF-04", "UMASK", "default umask"),
+    ("LDEF-05", "ENCRYPT_METHOD", "password hashing method"),
+    ("LDEF-06", "YESCRYPT_COST_FACTOR", "yescrypt cost"),
+    ("LDEF-07", "SHA_CRYPT_MIN_ROUNDS", "SHA-crypt rounds (least)"),
+    ("LDEF-08", "SHA_CRYPT_MAX_ROUNDS", "SHA-crypt rounds (most)"),
 )
 # Algorithm lists: only what the installed OpenSSH supports is written (sshd -t refuses the others).
 SSH_ALGORITHMS = {"Ciphers": "cipher", "MACs": "mac", "KexAlgorithms": "kex"}
@@ -256,6 +289,9 @@ CATALOGUE: t.Tuple[t.Tuple[str, str, str, str, t.Dict[str, t.Any], t.Optional[Va
      {"path": policy.FIREWALL_FILE, "contains": lambda s, h: "ip saddr @management4 tcp dport %d" % s["ssh_port"]}, None),
     ("firewall", "FW-03", "firewall loaded at boot", "service",
      {"name": "edgefleet-firewall.service", "enabled": True, "active": True}, None),
+    ("firewall", "FW-05", "new SSH connections rate-limited per source", "nftables",
+     {"family": "inet", "table": "edgefleet", "rate_limited": lambda s, h: [s["ssh_port"]]},
+     lambda s, h: bool(s["ssh_rate_limit"])),
     ("auditd", "AUD-01", "audit daemon running", "service",
      {"name": "auditd.service", "enabled": True, "active": True, "waive_in_container": KERNEL_WAIVER}, None),
     ("auditd", "AUD-02", "audit rules loaded", "audit_rules", {"keys": AUDIT_KEYS, "waive_in_container": KERNEL_WAIVER},
@@ -271,6 +307,12 @@ CATALOGUE: t.Tuple[t.Tuple[str, str, str, str, t.Dict[str, t.Any], t.Optional[Va
     ("pam", "PAM-05", "minimum password length", "config",
      {"path": "/etc/security/pwquality.conf", "include": "/etc/security/pwquality.conf.d/*.conf", "key": "minlen",
       "expected": S("pam_password_minlen")}, None),
+    ("pam", "PAM-06", "each session gets its own TMP (pam_tmpdir)", "pam",
+     {"file": lambda s, h: h.os["pam_session_file"], "module": "pam_tmpdir.so"}, lambda s, h: h.os_family == "Debian"),
+    ("login_defs", "LDEF-09", "login sessions get the default umask (pam_umask)", "pam",
+     {"file": lambda s, h: h.os["pam_session_file"], "module": "pam_umask.so",
+      "args": lambda s, h: ["umask=" + policy.session_umask(s)]},
+     lambda s, h: h.os_family == "Debian"),
     ("time_sync", "TIME-01", "time sync enabled at boot", "service",
      {"name": lambda s, h: h.os["chrony_service"] + ".service", "enabled": True}, None),
     ("time_sync", "TIME-02", "time sync running", "service",
@@ -295,6 +337,22 @@ CATALOGUE: t.Tuple[t.Tuple[str, str, str, str, t.Dict[str, t.Any], t.Optional[Va
      lambda s, h: h.os_family != "Debian"),
     ("updates", "UPD-02", "update timer enabled", "service", {"name": lambda s, h: h.os["updates_timer"], "enabled": True},
      None),
+    ("updates", "UPD-03", "security archive in the APT sources", "apt_policy", {"suite_suffix": "-security"},
+     lambda s, h: h.os_family == "Debian"),
+    ("updates", "UPD-04", "services running old libraries listed after upgrades, never restarted", "config",
+     {"path": "/etc/needrestart/needrestart.conf", "include": "/etc/needrestart/conf.d/*.conf", "separator": "=",
+      "key": "$nrconf{restart}", "expected": "'l';"}, lambda s, h: h.os_family == "Debian"),
+    ("accounting", "ACCT-01", "process accounting on", "service",
+     {"name": lambda s, h: h.os["acct_service"], "enabled": True, "active": True,
+      "waive_in_container": "process accounting needs CAP_SYS_PACCT, which a container lacks"}, None),
+    ("integrity", "INT-01", "package files as the packages installed them (dpkg --verify)", "package_files", {},
+     lambda s, h: h.os_family == "Debian"),
+    ("integrity", "INT-02", "file-integrity baseline recorded (AIDE)", "file",
+     {"path": policy.AIDE_DB, "mode": "0600", "owner": "root"}, None),
+    ("integrity", "INT-03", "file-integrity check leaves K3s's data and logs out", "file",
+     {"path": policy.AIDE_CONF, "lines": lambda s, h: policy.aide_excludes(s)}, None),
+    ("integrity", "INT-04", "file-integrity check scheduled", "service",
+     {"name": "edgefleet-integrity.timer", "enabled": True, "active": True}, None),
 )
 
 
@@ -316,6 +374,8 @@ def _control(area: str, cid: str, title: str, check: str, fields: t.Dict[str, t.
 
 
 def _ssh_value(value: t.Any, s: t.Dict[str, t.Any]) -> t.Any:
+    if isinstance(value, YesNo):
+        return "yes" if s[value.name] else "no"
     return s[value.name] if isinstance(value, S) else value
 
 
@@ -383,6 +443,12 @@ def controls_for(s: t.Dict[str, t.Any], host: Context) -> t.List[t.Dict[str, t.A
     for area in ("firewall", "auditd", "pam"):
         if area in areas:
             out += _catalogue_area(area, s, host)
+    if "login_defs" in areas:
+        values = policy.login_defs(s)
+        for cid, key, title in LOGIN_DEFS:
+            out.append({"id": cid, "area": "login_defs", "title": title, "check": "config", "path": "/etc/login.defs",
+                        "key": key, "expected": values[key]})
+        out += _catalogue_area("login_defs", s, host)
     if "files" in areas:
         for f in policy.sensitive_files(s, host.os_family, keep_skipped=True):
             out.append({"id": "FILE-" + f["path"], "area": "files", "title": "permissions of " + f["path"], "check": "file",
@@ -395,8 +461,9 @@ def controls_for(s: t.Dict[str, t.Any], host: Context) -> t.List[t.Dict[str, t.A
         for unit in dict.fromkeys(s["services_disabled"]):
             out.append({"id": "SVC-" + unit, "area": "services", "title": unit + " off", "check": "service",
                         "name": unit, "enabled": False, "active": False})
-    if "updates" in areas:
-        out += _catalogue_area("updates", s, host)
+    for area in ("updates", "accounting", "integrity"):
+        if area in areas:
+            out += _catalogue_area(area, s, host)
     return out
 
 

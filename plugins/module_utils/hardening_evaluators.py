@@ -13,6 +13,7 @@ tested on real command outputs. Nothing here imports Ansible.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 import typing as t
@@ -149,6 +150,12 @@ def evaluate_file(c: t.Dict[str, t.Any], info: t.Dict[str, t.Any], content: t.Op
         observed["contains"] = content is not None and c["contains"] in content
         if not observed["contains"]:
             problems.append("does not contain %r" % c["contains"])
+    if "lines" in c:
+        present = {line.strip() for line in (content or "").splitlines()}
+        missing = [line for line in c["lines"] if line.strip() not in present]
+        observed["lines_missing"] = missing
+        if missing:
+            problems.append("lines missing: %s" % ", ".join(missing))
     return (FAIL, observed, "; ".join(problems)) if problems else (PASS, observed, "")
 
 
@@ -274,6 +281,49 @@ def nft_accepted_ports(doc: t.Dict[str, t.Any]) -> t.Dict[str, t.List[t.Tuple[in
     return {p: sorted(set(r)) for p, r in ports.items()}
 
 
+def _limit_text(limit: t.Dict[str, t.Any]) -> str:
+    return "%s/%s burst %s" % (limit.get("rate"), limit.get("per"), limit.get("burst", 0))
+
+
+def nft_rate_limits(doc: t.Dict[str, t.Any]) -> t.Dict[int, str]:
+    """TCP ports whose new connections the input chain drops over a per-source rate.
+
+    A rule counts when it matches ``tcp dport`` (a port, set or range), adds the source address to a
+    dynamic set (or meter) with an ``limit rate over`` statement, and drops or rejects: nft's
+    ``tcp dport 22 ct state new add @set { ip saddr limit rate over 10/minute burst 20 packets } drop``.
+    Returns port -> "rate/per burst N" for the single ports it covers.
+    """
+    items = doc.get("nftables", [])
+    sets = {i["set"]["name"]: i["set"].get("elem", []) for i in items if "set" in i}
+    inputs = {i["chain"]["name"] for i in items if "chain" in i and i["chain"].get("hook") == "input"}
+    found: t.Dict[int, str] = {}
+    for item in items:
+        rule = item.get("rule")
+        if not rule or rule.get("chain") not in inputs:
+            continue
+        expr = rule.get("expr", [])
+        ranges: t.List[t.Tuple[int, int]] = []
+        limit = None
+        verdict = any(("drop" in e or "reject" in e) for e in expr)
+        for e in expr:
+            match = e.get("match")
+            if isinstance(match, dict) and isinstance(match.get("left"), dict):
+                payload = match["left"].get("payload")
+                if isinstance(payload, dict) and payload.get("protocol") == "tcp" and payload.get("field") == "dport":
+                    ranges += _port_ranges(match.get("right"), sets)
+            for key in ("set", "meter"):
+                statement = e.get(key)
+                if isinstance(statement, dict):
+                    for inner in statement.get("stmt", []) or []:
+                        if isinstance(inner, dict) and isinstance(inner.get("limit"), dict) and inner["limit"].get("inv"):
+                            limit = inner["limit"]
+        if verdict and limit and ranges:
+            for low, high in ranges:
+                for port in range(low, min(high, low + 64) + 1):
+                    found.setdefault(port, _limit_text(limit))
+    return found
+
+
 def _fmt_ranges(ranges: t.List[t.Tuple[int, int]]) -> t.List[t.Any]:
     return [low if low == high else "%d-%d" % (low, high) for low, high in ranges]
 
@@ -297,6 +347,12 @@ def evaluate_nftables(c: t.Dict[str, t.Any], doc: t.Dict[str, t.Any]) -> Outcome
         missing = [p for p in wanted if not any(low <= p <= high for low, high in accepted[proto])]
         if missing:
             problems.append("%s ports not accepted on input: %s" % (proto, ", ".join(map(str, missing))))
+    if "rate_limited" in c:
+        limits = nft_rate_limits(doc)
+        observed["rate_limited"] = {str(p): limits[p] for p in c["rate_limited"] if p in limits}
+        unlimited = [p for p in c["rate_limited"] if p not in limits]
+        if unlimited:
+            problems.append("no per-source rate limit on new tcp connections to: %s" % ", ".join(map(str, unlimited)))
     return (FAIL, observed, "; ".join(problems)) if problems else (PASS, observed, "")
 
 
@@ -497,3 +553,108 @@ def os_family_of(os_release: t.Dict[str, str]) -> t.Optional[str]:
 def parse_proc_mounts(text: str) -> t.List[str]:
     """Filesystem types in ``/proc/mounts``, each once, in order."""
     return list(dict.fromkeys(line.split()[2] for line in text.splitlines() if len(line.split()) >= 3))
+
+
+# --- packages ---------------------------------------------------------------------------
+
+_DPKG_VERIFY = re.compile(r"^(\S+)\s+(?:(c)\s+)?(/.*)$")
+
+
+def parse_dpkg_verify(text: str) -> t.List[t.Dict[str, t.Any]]:
+    """``dpkg --verify`` -> one entry per file: its flags (``??5??????`` or ``missing``), conffile or not, path."""
+    entries = []
+    for line in text.splitlines():
+        found = _DPKG_VERIFY.match(line.rstrip())
+        if found:
+            entries.append({"flags": found.group(1), "conffile": bool(found.group(2)), "path": found.group(3)})
+    return entries
+
+
+def parse_dpkg_filters(text: str) -> t.List[t.Tuple[str, str]]:
+    """``path-exclude``/``path-include`` lines of dpkg's configuration, in order."""
+    filters = []
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) == 2 and words[0] in ("path-exclude", "path-include"):
+            filters.append((words[0][len("path-"):], words[1]))
+    return filters
+
+
+def dpkg_excluded(path: str, filters: t.List[t.Tuple[str, str]]) -> bool:
+    """Whether dpkg left a path out on purpose: the last matching filter decides (fnmatch, ``*`` crossing ``/``)."""
+    excluded = False
+    for kind, pattern in filters:
+        if fnmatch.fnmatchcase(path, pattern):
+            excluded = kind == "exclude"
+    return excluded
+
+
+def evaluate_package_files(c: t.Dict[str, t.Any], entries: t.List[t.Dict[str, t.Any]],
+                           filters: t.List[t.Tuple[str, str]]) -> Outcome:
+    """Installed package files against the package database: a changed checksum or a missing file fails,
+    except configuration files (the admin's, and the audit's config controls judge them) and paths the
+    dpkg configuration excludes (slim images drop documentation)."""
+    problems = []
+    for entry in entries:
+        if entry["conffile"]:
+            continue
+        if entry["flags"] == "missing":
+            if not dpkg_excluded(entry["path"], filters):
+                problems.append("missing %s" % entry["path"])
+        elif len(entry["flags"]) > 2 and entry["flags"][2] == "5":
+            problems.append("changed %s" % entry["path"])
+    if problems:
+        shown = problems[:10] + (["... %d more" % (len(problems) - 10)] if len(problems) > 10 else [])
+        return FAIL, shown, "%d package file(s) differ from the package database" % len(problems)
+    return PASS, "%d entries checked, none changed" % len(entries), ""
+
+
+# --- APT sources --------------------------------------------------------------------------
+
+def parse_apt_policy(text: str) -> t.List[t.Dict[str, str]]:
+    """The ``release`` lines of ``apt-cache policy`` (no package): one dict per archive APT knows
+    (``v``, ``o``, ``a``, ``n``, ``l``, ``c``, ``b`` as APT prints them)."""
+    releases = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("release "):
+            fields = {}
+            for part in line[len("release "):].split(","):
+                key, sep, value = part.partition("=")
+                if sep:
+                    fields[key.strip()] = value.strip()
+            releases.append(fields)
+    return releases
+
+
+def evaluate_apt_policy(c: t.Dict[str, t.Any], releases: t.List[t.Dict[str, str]]) -> Outcome:
+    suffix = c["suite_suffix"]
+    matching = ["%s (%s)" % (r.get("n") or r.get("a"), r.get("l", "?")) for r in releases
+                if (r.get("n") or "").endswith(suffix) or (r.get("a") or "").endswith(suffix)]
+    if matching:
+        return PASS, sorted(set(matching)), ""
+    known = sorted({r.get("n") or r.get("a") or "?" for r in releases if r.get("a") != "now"})
+    return FAIL, known, "no archive with a suite ending in %s in APT's indexes (apt-cache policy)" % suffix
+
+
+def parse_apt_sources(text: str, deb822: bool) -> t.List[str]:
+    """The suites of one APT sources file (one-line ``deb [options] URI suite components`` or deb822
+    ``Suites:`` stanzas), disabled entries left out."""
+    suites: t.List[str] = []
+    if not deb822:
+        for line in text.splitlines():
+            words = re.sub(r"\[[^]]*\]", " ", line.split("#", 1)[0]).split()
+            if len(words) >= 3 and words[0] in ("deb", "deb-src"):
+                suites.append(words[2])
+        return suites
+    for stanza in re.split(r"\n\s*\n", text):
+        fields: t.Dict[str, str] = {}
+        for line in stanza.splitlines():
+            if line.startswith("#") or not line.strip():
+                continue
+            key, sep, value = line.partition(":")
+            if sep and not line[0].isspace():
+                fields[key.strip().lower()] = value.strip()
+        if fields.get("enabled", "yes").lower() != "no" and "suites" in fields:
+            suites += fields["suites"].split()
+    return suites

@@ -26,6 +26,10 @@ from ansible_collections.edgefleet.platform.plugins.module_utils.hardening_evalu
     NOT_APPLICABLE,
     os_family_of,
     parse_apt_dump,
+    parse_apt_policy,
+    parse_apt_sources,
+    parse_dpkg_filters,
+    parse_dpkg_verify,
     parse_audit_keys,
     parse_os_release,
     parse_pam_line,
@@ -269,6 +273,41 @@ class Host:
                 files.append((name, self.read(name) or ""))
             return files
         return self._once("limits", observe)
+
+    def package_files(self) -> t.Tuple[t.List[t.Dict[str, t.Any]], t.List[t.Tuple[str, str]]]:
+        """``dpkg --verify`` of every installed package, and the path filters of dpkg's configuration."""
+        def observe() -> t.Tuple[t.List[t.Dict[str, t.Any]], t.List[t.Tuple[str, str]]]:
+            dpkg = self.binary("dpkg", NOT_APPLICABLE, " (not a dpkg system)")
+            rc, out, err = self.run([dpkg, "--verify"])
+            if rc != 0 and not out:
+                raise Unobservable(FAIL, "dpkg --verify failed: %s" % _first_line(err))
+            config = [self.read("/etc/dpkg/dpkg.cfg") or ""]
+            for found in sorted(glob.glob(self.path("/etc/dpkg/dpkg.cfg.d/*"))):
+                if os.path.isfile(found):
+                    config.append(self.read("/etc/dpkg/dpkg.cfg.d/" + os.path.basename(found)) or "")
+            return parse_dpkg_verify(out), parse_dpkg_filters("\n".join(config))
+        return self._once("dpkg-verify", observe)
+
+    def apt_policy(self) -> t.List[t.Dict[str, str]]:
+        def observe() -> t.List[t.Dict[str, str]]:
+            apt_cache = self.binary("apt-cache", NOT_APPLICABLE, " (not an APT system)")
+            rc, out, err = self.run([apt_cache, "policy"])
+            if rc != 0:
+                raise Unobservable(FAIL, "apt-cache policy failed: %s" % _first_line(err or out))
+            return parse_apt_policy(out)
+        return self._once("apt-policy", observe)
+
+    def apt_sources(self, ignore: t.Iterable[str] = ()) -> t.Dict[str, t.List[str]]:
+        """File -> suites of the APT sources (sources.list, sources.list.d/*.list and *.sources)."""
+        ignore = set(ignore)
+        found: t.Dict[str, t.List[str]] = {}
+        names = ["/etc/apt/sources.list"] + ["/etc/apt/sources.list.d/" + os.path.basename(f) for f in sorted(
+            glob.glob(self.path("/etc/apt/sources.list.d/*.list")) + glob.glob(self.path("/etc/apt/sources.list.d/*.sources")))]
+        for name in names:
+            text = None if name in ignore else self.read(name)
+            if text is not None:
+                found[name] = parse_apt_sources(text, deb822=name.endswith(".sources"))
+        return found
 
 
 def _first_line(text: str) -> str:

@@ -29,8 +29,9 @@ class SettingsError(ValueError):
 
 
 # The areas, in the order the role applies them; each one is switched by <area>_enabled.
-AREAS = ("modules", "sysctl", "files", "banner", "ssh", "firewall", "auditd", "pam", "time_sync",
-         "journald", "coredumps", "services", "updates")
+# The file-integrity baseline comes last: it records the state the other areas leave.
+AREAS = ("modules", "sysctl", "files", "banner", "ssh", "firewall", "auditd", "pam", "login_defs", "time_sync",
+         "journald", "coredumps", "services", "updates", "accounting", "integrity")
 
 # Names that differ between OS families (Debian and Ubuntu are tested; the RHEL family is written for).
 OS_FAMILIES: t.Dict[str, t.Dict[str, t.Any]] = {
@@ -42,9 +43,14 @@ OS_FAMILIES: t.Dict[str, t.Dict[str, t.Any]] = {
             "firewall": ["nftables"],
             "auditd": ["auditd"],
             # cracklib-runtime: the dictionary pwquality's dictcheck reads (only a Recommends)
-            "pam": ["libpam-pwquality", "libpam-modules", "cracklib-runtime"],
+            # libpam-tmpdir: a private TMP per session (its package enables the PAM profile)
+            "pam": ["libpam-pwquality", "libpam-modules", "cracklib-runtime", "libpam-tmpdir"],
+            "login_defs": ["login"],
             "time_sync": ["chrony"],
-            "updates": ["unattended-upgrades"],
+            # needrestart: which services run old libraries after an upgrade (listed, never restarted)
+            "updates": ["unattended-upgrades", "needrestart"],
+            "accounting": ["acct"],
+            "integrity": ["aide"],
         },
         "ssh_service": "ssh",
         "chrony_service": "chrony",
@@ -55,7 +61,9 @@ OS_FAMILIES: t.Dict[str, t.Dict[str, t.Any]] = {
         "grub_cfg": "/boot/grub/grub.cfg",
         "pam_auth_file": "/etc/pam.d/common-auth",
         "pam_password_file": "/etc/pam.d/common-password",
+        "pam_session_file": "/etc/pam.d/common-session",
         "updates_timer": "apt-daily-upgrade.timer",
+        "acct_service": "acct.service",
     },
     "RedHat": {
         "packages": {
@@ -65,8 +73,11 @@ OS_FAMILIES: t.Dict[str, t.Dict[str, t.Any]] = {
             "firewall": ["nftables"],
             "auditd": ["audit"],
             "pam": ["libpwquality", "authselect"],
+            "login_defs": ["shadow-utils"],
             "time_sync": ["chrony"],
             "updates": ["dnf-automatic"],
+            "accounting": ["psacct"],
+            "integrity": ["aide"],
         },
         "ssh_service": "sshd",
         "chrony_service": "chronyd",
@@ -77,7 +88,9 @@ OS_FAMILIES: t.Dict[str, t.Dict[str, t.Any]] = {
         "grub_cfg": "/boot/grub2/grub.cfg",
         "pam_auth_file": "/etc/pam.d/system-auth",
         "pam_password_file": "/etc/pam.d/system-auth",
+        "pam_session_file": "/etc/pam.d/system-auth",
         "updates_timer": "dnf-automatic.timer",
+        "acct_service": "psacct.service",
     },
 }
 
@@ -177,6 +190,25 @@ DEVICE_MODULES = {
     "thunderbolt": ["thunderbolt"],
 }
 
+# The file-integrity baseline (AIDE): what it records, and what it leaves out because it changes on its
+# own. Contents (hashes) where files are few and rarely change; metadata (owner, mode, inode, size) for
+# the binaries and libraries, whose contents `dpkg --verify` (INT-01) checks against the packages.
+AIDE_CONF = "/etc/aide/edgefleet.conf"
+AIDE_DB = "/var/lib/aide/edgefleet.db"
+AIDE_CONTENTS = ("/boot", "/etc", "/usr/local", "/opt", "/root", "/var/spool/cron")
+AIDE_METADATA = ("/usr/bin", "/usr/sbin", "/usr/lib")
+# K3s's data, state and logs, and what changes at every login or run (regular expressions, anchored).
+AIDE_EXCLUDES = ("/var/lib/rancher", "/run/k3s", "/var/lib/kubelet", "/var/lib/cni", "/var/log/pods",
+                 "/var/log/containers", "/etc/rancher/k3s/k3s\\.yaml$", "/etc/rancher/node",
+                 "/root/\\.ansible", "/root/\\.cache", "/etc/mtab$", "/etc/adjtime$", "/etc/ld\\.so\\.cache$")
+# The security archive of each distribution Ansible reports.
+SECURITY_ARCHIVES = {
+    "Debian": {"uri": "http://deb.debian.org/debian-security", "components": "main"},
+    "Ubuntu": {"uri": "http://security.ubuntu.com/ubuntu", "components": "main universe"},
+}
+SECURITY_SOURCES = "/etc/apt/sources.list.d/edgefleet-security.sources"
+NEEDRESTART_CONF = "/etc/needrestart/conf.d/50-edgefleet.conf"
+
 # --- settings ----------------------------------------------------------------------------
 
 BOOL, INT, STR, STR_LIST, STR_DICT, RULES = "bool", "int", "str", "list of str", "dict", "rules"
@@ -227,11 +259,31 @@ SETTINGS: t.Dict[str, t.Tuple[str, t.Any]] = {
                                      "rpcbind.service", "rpcbind.socket", "nfs-server.service", "bluetooth.service",
                                      "ModemManager.service"]),
     "updates_security_only": (BOOL, True),
+    "ssh_allow_tcp_forwarding": (BOOL, False),
+    "ssh_allow_agent_forwarding": (BOOL, False),
+    "ssh_max_sessions": (INT, 10),
+    "ssh_log_level": (STR, "VERBOSE"),
+    "ssh_tcp_keepalive": (BOOL, False),
+    "ssh_compression": (BOOL, False),
+    "ssh_rate_limit": (STR, "10/minute"),
+    "ssh_rate_limit_burst": (INT, 20),
+    "login_pass_max_days": (INT, 365),
+    "login_pass_min_days": (INT, 1),
+    "login_pass_warn_age": (INT, 7),
+    "login_umask": (STR, "027"),
+    "login_encrypt_method": (STR, "YESCRYPT"),
+    "login_yescrypt_cost_factor": (INT, 8),
+    "login_sha_crypt_rounds": (INT, 640000),
+    "integrity_excludes": (STR_LIST, []),
+    "integrity_schedule": (STR, "daily"),
+    "security_archive_uri": (STR, ""),
 }
 SETTINGS.update({"%s_enabled" % area: (BOOL, True) for area in AREAS})
 CHOICES = {
     "ssh_permit_root_login": ("prohibit-password", "forced-commands-only", "no"),
     "k3s_flannel_backend": tuple(FLANNEL_PORTS),
+    "ssh_log_level": ("QUIET", "FATAL", "ERROR", "INFO", "VERBOSE", "DEBUG", "DEBUG1", "DEBUG2", "DEBUG3"),
+    "login_encrypt_method": ("YESCRYPT", "SHA512"),
 }
 STRICT_BOOLS = {True: True, False: False}
 
@@ -316,6 +368,17 @@ def check_settings(raw: t.Any) -> t.Dict[str, t.Any]:
     for port in ("ssh_port", "k3s_api_port"):
         if not 0 < out[port] < 65536:
             raise SettingsError(port, "must be a port number (1-65535), got %d" % out[port])
+    if out["ssh_rate_limit"] and not re.fullmatch(r"[1-9]\d*/(second|minute|hour)", out["ssh_rate_limit"]):
+        raise SettingsError("ssh_rate_limit", "must be like 10/minute (per second, minute or hour) or empty, got %r"
+                            % out["ssh_rate_limit"])
+    if not re.fullmatch(r"0?[0-7]{3}", out["login_umask"]):
+        raise SettingsError("login_umask", "must be an octal umask such as 027, got %r" % out["login_umask"])
+    if not 1 <= out["login_yescrypt_cost_factor"] <= 11:
+        raise SettingsError("login_yescrypt_cost_factor", "must be 1 to 11, got %d" % out["login_yescrypt_cost_factor"])
+    if not 1000 <= out["login_sha_crypt_rounds"] <= 999999999:
+        raise SettingsError("login_sha_crypt_rounds", "must be 1000 to 999999999, got %d" % out["login_sha_crypt_rounds"])
+    if out["login_pass_min_days"] > out["login_pass_max_days"]:
+        raise SettingsError("login_pass_min_days", "is more than login_pass_max_days (%d)" % out["login_pass_max_days"])
     return out
 
 
@@ -342,9 +405,10 @@ def skipped(s: t.Dict[str, t.Any], prefix: str) -> t.Set[str]:
     return {c[len(prefix):] for c in s["skip_controls"] if c.startswith(prefix)}
 
 
-def packages(s: t.Dict[str, t.Any], os_family: str) -> t.List[str]:
+def packages(s: t.Dict[str, t.Any], os_family: str, container: bool = False) -> t.List[str]:
+    """Packages of the enabled areas; process accounting only where the kernel lets it (not in a container)."""
     names = os_names(os_family)["packages"]
-    return [p for area in enabled_areas(s) for p in names.get(area, [])]
+    return [p for area in enabled_areas(s) if not (area == "accounting" and container) for p in names.get(area, [])]
 
 
 def sysctl_wanted(s: t.Dict[str, t.Any]) -> t.Dict[str, str]:
@@ -430,7 +494,45 @@ def units(s: t.Dict[str, t.Any], os_family: str, container: bool) -> t.List[t.Di
         out.append({"name": "edgefleet-firewall.service", "enabled": True, "active": True})
     if "updates" in areas:
         out.append({"name": names["updates_timer"], "enabled": True, "active": True})
+    if "accounting" in areas and not container:  # accton needs CAP_SYS_PACCT, which a container lacks
+        out.append({"name": names["acct_service"], "enabled": True, "active": True})
+    if "integrity" in areas:
+        out.append({"name": "edgefleet-integrity.timer", "enabled": True, "active": True})
     return out
+
+
+def login_defs(s: t.Dict[str, t.Any]) -> t.Dict[str, str]:
+    """The /etc/login.defs keys the role sets: password ageing of new accounts, the default umask, the
+    hashing method and its cost (for the shadow tools, and pam_unix where it takes them from here)."""
+    return {
+        "PASS_MAX_DAYS": str(s["login_pass_max_days"]),
+        "PASS_MIN_DAYS": str(s["login_pass_min_days"]),
+        "PASS_WARN_AGE": str(s["login_pass_warn_age"]),
+        "UMASK": s["login_umask"].lstrip("0").rjust(3, "0"),
+        "ENCRYPT_METHOD": s["login_encrypt_method"],
+        "YESCRYPT_COST_FACTOR": str(s["login_yescrypt_cost_factor"]),
+        "SHA_CRYPT_MIN_ROUNDS": str(s["login_sha_crypt_rounds"]),
+        "SHA_CRYPT_MAX_ROUNDS": str(s["login_sha_crypt_rounds"]),
+    }
+
+
+def session_umask(s: t.Dict[str, t.Any]) -> str:
+    """The umask pam_umask gives login sessions, as its umask= argument (four digits)."""
+    return login_defs(s)["UMASK"].rjust(4, "0")
+
+
+def aide_excludes(s: t.Dict[str, t.Any]) -> t.List[str]:
+    """The exclusion lines of the AIDE configuration (K3s's data and the site's own)."""
+    return ["!" + path for path in list(AIDE_EXCLUDES) + s["integrity_excludes"]]
+
+
+def security_sources(s: t.Dict[str, t.Any], distribution: str, codename: str) -> t.Optional[t.Dict[str, str]]:
+    """The deb822 source of the distribution's security archive, or None for a distribution without one known."""
+    archive = SECURITY_ARCHIVES.get(distribution)
+    if archive is None or not codename:
+        return None
+    return {"uri": s["security_archive_uri"] or archive["uri"], "suite": codename + "-security",
+            "components": archive["components"]}
 
 
 def _families(addresses: t.Iterable[str]) -> t.Tuple[t.List[str], t.List[str]]:
@@ -467,8 +569,17 @@ def inbound_rules(s: t.Dict[str, t.Any]) -> t.List[t.Dict[str, t.Any]]:
     The firewall file is written from it and the audit (FW-01) expects its ports: one list."""
     management = "management" if s["management_networks"] else None
     ssh = str(s["ssh_port"])
-    rules = [_rule("FW-02 SSH from the management networks" + ("" if management else " (none given: from anywhere)"),
-                   "tcp", ssh, management)]
+    rules = []
+    if s["ssh_rate_limit"]:
+        # before the accepts: a source opening new connections faster than the rate is dropped until it slows down
+        limit = "limit rate over %s burst %d packets" % (s["ssh_rate_limit"], s["ssh_rate_limit_burst"])
+        comment = "FW-05 new SSH connections limited per source (%s, burst %d)" % (
+            s["ssh_rate_limit"], s["ssh_rate_limit_burst"])
+        rules.append({"comment": comment, "proto": "tcp", "ports": ssh, "from": "any", "audited": False,
+                      "lines": ["tcp dport %s ct state new add @sshlimit4 { ip saddr %s } drop" % (ssh, limit),
+                                "tcp dport %s ct state new add @sshlimit6 { ip6 saddr %s } drop" % (ssh, limit)]})
+    rules.append(_rule("FW-02 SSH from the management networks" + ("" if management else " (none given: from anywhere)"),
+                       "tcp", ssh, management))
     if s["kubernetes_node"]:
         rules.append(_rule("K3s: pods and services reach the node (DNS, metrics, webhooks)", None, None, "pods"))
         if s["kubernetes_control_node"]:
@@ -490,6 +601,13 @@ def inbound_rules(s: t.Dict[str, t.Any]) -> t.List[t.Dict[str, t.Any]]:
     for index, site in enumerate(s["firewall_allowed"], 1):
         rules.append(_rule("site rule %d" % index, site["proto"], site["port"], None, site["sources"], audited=False))
     return rules
+
+
+def meters(s: t.Dict[str, t.Any]) -> t.List[t.Dict[str, str]]:
+    """The dynamic sets the rate limit keeps its per-source state in (entries expire after a minute idle)."""
+    if not s["ssh_rate_limit"]:
+        return []
+    return [{"name": "sshlimit4", "type": "ipv4_addr"}, {"name": "sshlimit6", "type": "ipv6_addr"}]
 
 
 def address_sets(s: t.Dict[str, t.Any]) -> t.Dict[str, t.Dict[str, t.List[str]]]:

@@ -75,8 +75,9 @@ options:
         into the kernel and when C(modprobe) is missing."
       - "V(module_loaded): C(module). Passes when C(/sys/module/<module>) exists (loaded or built in)."
       - "V(file): C(path) and optionally C(mode) (the most permissive mode allowed, as an octal string:
-        V(0640) passes 0600 and 0640 but not 0644), C(owner), C(group) (names or numeric ids) and C(contains)
-        (a substring). A missing file fails (use C(when_present) to make it not applicable)."
+        V(0640) passes 0600 and 0640 but not 0644), C(owner), C(group) (names or numeric ids), C(contains)
+        (a substring) and C(lines) (lines that must all be in the file, surrounding spaces ignored). A missing
+        file fails (use C(when_present) to make it not applicable)."
       - "V(service): C(name), the unit with its suffix (V(rpcbind.socket)), and C(enabled), C(active) or
         both (booleans). Enabled means what C(systemctl is-enabled) treats as enabled (including static,
         indirect, alias, generated); masked is disabled. A unit that is not installed passes when nothing
@@ -84,7 +85,9 @@ options:
       - "V(nftables): C(family), C(table) and at least one of C(chains) (chain name to expected policy, for
         example C({input: drop, forward: drop})), C(tcp_ports) and C(udp_ports) (ports that must be
         accepted by a rule reachable from the table's input chain, following jumps; single values, sets,
-        named sets and ranges count). A missing table fails."
+        named sets and ranges count). C(rate_limited) lists tcp ports whose new connections a rule of the input
+        chain drops over a per-source rate (a dynamic set or meter with C(limit rate over), then drop or reject).
+        A missing table fails."
       - "V(config): C(path), C(key), C(expected) and optionally C(include) (a glob of files read after
         C(path) in sorted order), C(separator) (default V(=) or whitespace), C(section) (for ini-style
         files). Lines starting with C(#) or C(;) are comments; the last value wins (not so in
@@ -99,6 +102,11 @@ options:
         must all appear on one line of the module. C(@include), C(include) and C(substack) are followed."
       - "V(audit_rules): C(keys). Every key must be on a loaded rule (C(-k key) or C(key=key) in
         C(auditctl -l)). Fails with the error when C(auditctl) is missing or auditing is unavailable."
+      - "V(package_files): no fields. C(dpkg --verify) of every installed package; a changed checksum or a
+        missing file fails, except configuration files and paths the C(path-exclude) lines of dpkg's
+        configuration leave out. Not applicable without C(dpkg)."
+      - "V(apt_policy): C(suite_suffix). Passes when an archive APT has indexes for (C(apt-cache policy)) has a
+        suite (C(n=)) or archive (C(a=)) ending in it, for example V(-security). Not applicable without APT."
       - "V(limits): C(domain), C(type) (V(hard), V(soft) or V(-) for both), C(item), C(expected). From
         C(/etc/security/limits.conf) then C(/etc/security/limits.d/*.conf) in sorted order; the last line
         for exactly that domain wins (group and wildcard domains are not resolved)."

@@ -49,6 +49,15 @@ options:
     description: Name to C({path, regexp}); see RV(contains). A missing file does not contain anything.
     type: dict
     default: {}
+  apt_sources:
+    description: Return the suites of the APT sources (RV(apt_suites)).
+    type: bool
+    default: false
+  apt_sources_ignore:
+    description: APT sources files to leave out of RV(apt_suites) (the role's own).
+    type: list
+    elements: path
+    default: []
 """
 
 EXAMPLES = r"""
@@ -61,6 +70,7 @@ EXAMPLES = r"""
       - {name: chrony.service, enabled: true, active: true}
     contains:
       faillock: {path: /etc/pam.d/common-auth, regexp: 'pam_faillock\.so'}
+    apt_sources: true
   register: host_state
 """
 
@@ -97,6 +107,13 @@ contains:
   returned: always
   type: dict
   sample: {faillock: false}
+apt_suites:
+  description:
+    - Each APT sources file (C(/etc/apt/sources.list), C(sources.list.d/*.list) and C(*.sources)) and the suites
+      of its enabled entries, but those of O(apt_sources_ignore).
+  returned: when O(apt_sources) is true
+  type: dict
+  sample: {/etc/apt/sources.list: [bookworm]}
 """
 
 import re
@@ -161,6 +178,8 @@ def main() -> None:
             sysctl=dict(type="dict", default={}),
             units=dict(type="list", elements="dict", default=[]),
             contains=dict(type="dict", default={}),
+            apt_sources=dict(type="bool", default=False),
+            apt_sources_ignore=dict(type="list", elements="path", default=[]),
         ),
         supports_check_mode=True,
     )
@@ -200,6 +219,8 @@ def main() -> None:
         result["sysctl"] = sysctl_state(host, p["sysctl"])
         result["units_todo"] = units_todo(host, p["units"])
         result["contains"] = contains(host, p["contains"])
+        if p["apt_sources"]:
+            result["apt_suites"] = host.apt_sources(p["apt_sources_ignore"])
     except Unobservable as exc:
         module.fail_json(msg="cannot read the host state: %s" % exc.reason)
     module.exit_json(**result)

@@ -87,3 +87,13 @@ def test_the_firewall_file_opens_the_api_port_of_the_settings():
         "ip saddr @nodes4 tcp dport 10250 accept")
     plain = render_firewall(os_hardening_policy({}, CONTAINER), False)
     assert "tcp dport 22 accept" in [line.strip() for line in plain.splitlines()] and "10250" not in plain
+
+
+def test_the_security_source_is_written_only_where_no_other_source_has_the_suite():
+    host = dict(CONTAINER, distribution="Debian", distribution_release="bookworm")
+    assert os_hardening_policy({}, host)["security_sources"] is None  # the sources are not read yet
+    bare = dict(host, apt_suites={"/etc/apt/sources.list": ["bookworm"]})
+    assert os_hardening_policy({}, bare)["security_sources"]["suite"] == "bookworm-security"
+    covered = dict(host, apt_suites={"/etc/apt/sources.list": ["bookworm", "bookworm-security"]})
+    assert os_hardening_policy({}, covered)["security_sources"] is None
+    assert os_hardening_policy({"updates_enabled": False}, bare)["security_sources"] is None

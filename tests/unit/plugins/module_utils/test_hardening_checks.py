@@ -14,6 +14,7 @@ from ansible_collections.edgefleet.platform.plugins.module_utils.hardening_check
     audit_settings,
 )
 from ansible_collections.edgefleet.platform.plugins.module_utils.hardening_observer import Unobservable
+from ansible_collections.edgefleet.platform.plugins.module_utils.hardening_policy import AREAS
 from ansible_collections.edgefleet.platform.tests.unit.plugins.module_utils.test_hardening_evaluators import SSHD_T
 
 # /etc/os-release of Debian 12 and of Rocky Linux 9 (excerpts).
@@ -48,9 +49,7 @@ def host(tmp_path):
     return h
 
 
-ONLY_SSH = {area + "_enabled": area == "ssh" for area in ("modules", "sysctl", "files", "banner", "ssh", "firewall",
-                                                          "auditd", "pam", "time_sync", "journald", "coredumps",
-                                                          "services", "updates")}
+ONLY_SSH = {area + "_enabled": area == "ssh" for area in AREAS}
 
 
 def test_settings_to_verdicts_with_skipped_controls_waived_and_not_observed(host):

@@ -85,10 +85,16 @@ def test_scalars_become_strings_and_extra_keys_are_ignored():
 
 # --- the catalogue ---------------------------------------------------------------
 
-def test_the_catalogue_reproduces_the_jinja_program_it_replaced():
+# The controls added since (issue 12): none of them replaces one of the Jinja program's.
+NEW_CONTROLS = ["SSH-14", "SSH-15", "SSH-16", "SSH-17", "SSH-18", "SSH-19", "SSH-20", "SSH-21", "FW-05", "PAM-06",
+                "LDEF-01", "LDEF-02", "LDEF-03", "LDEF-04", "LDEF-05", "LDEF-06", "LDEF-07", "LDEF-08", "LDEF-09",
+                "UPD-03", "UPD-04", "ACCT-01", "INT-01", "INT-02", "INT-03", "INT-04"]
+
+
+def test_the_catalogue_keeps_every_control_of_the_jinja_program_it_replaced():
     derived = validate_controls(controls_for(check_settings({"kubernetes_node": True}), DEBIAN_BOX))
     by_id = {c["id"]: c for c in derived}
-    assert sorted(by_id) == sorted(c["id"] for c in JINJA_CATALOGUE)
+    assert sorted(by_id) == sorted([c["id"] for c in JINJA_CATALOGUE] + NEW_CONTROLS)
     for old in JINJA_CATALOGUE:
         new = by_id[old["id"]]
         expected = expected_of(new)
@@ -155,10 +161,25 @@ SSHD_DROP_IN_3D1B644 = [
     "PermitEmptyPasswords no",
     "Banner /etc/issue.net",
 ]
+# The lines of SSH-14..SSH-21 (issue 12), written before the banner.
+SSHD_DROP_IN_NEW = [
+    "AllowTcpForwarding no",
+    "AllowAgentForwarding no",
+    "MaxSessions 10",
+    "LogLevel VERBOSE",
+    "TCPKeepAlive no",
+    "Compression no",
+    "PermitTunnel no",
+    "PermitUserEnvironment no",
+]
 
 
 def test_sshd_config_lines():
-    assert sshd_config(check_settings({})) == SSHD_DROP_IN_3D1B644
+    assert sshd_config(check_settings({})) == SSHD_DROP_IN_3D1B644[:-1] + SSHD_DROP_IN_NEW + SSHD_DROP_IN_3D1B644[-1:]
+    needs = sshd_config(check_settings({"ssh_allow_tcp_forwarding": True, "ssh_allow_agent_forwarding": True,
+                                        "ssh_compression": True, "ssh_log_level": "INFO"}))
+    for line in ("AllowTcpForwarding yes", "AllowAgentForwarding yes", "Compression yes", "LogLevel INFO"):
+        assert line in needs
 
 
 def test_sshd_config_keeps_supported_algorithms_skips_controls_and_writes_groups():

@@ -10,21 +10,29 @@ import pytest
 
 from ansible_collections.edgefleet.platform.plugins.module_utils.hardening_controls import validate_control
 from ansible_collections.edgefleet.platform.plugins.module_utils.hardening_evaluators import (
+    dpkg_excluded,
     evaluate_apt_config,
+    evaluate_apt_policy,
     evaluate_audit_rules,
     evaluate_config,
     evaluate_file,
     evaluate_limits,
     evaluate_module_blocked,
     evaluate_nftables,
+    evaluate_package_files,
     evaluate_pam,
     evaluate_service,
     evaluate_sshd,
     evaluate_sysctl,
     evaluate_systemd_config,
     nft_accepted_ports,
+    nft_rate_limits,
     parse_apt_dump,
+    parse_apt_policy,
+    parse_apt_sources,
     parse_audit_keys,
+    parse_dpkg_filters,
+    parse_dpkg_verify,
     parse_pam_line,
     parse_proc_modules,
     parse_sshd_t,
@@ -434,3 +442,138 @@ def test_limits_last_match_wins_and_dash_sets_both():
     assert evaluate_limits(control("limits", domain="*", type="soft", item="nofile", expected=1024), LIMITS) == (
         "fail", None, "* nofile: soft not set")
     assert evaluate_limits(control("limits", domain="*", type="hard", item="nproc", expected=4096), LIMITS)[0] == "pass"
+
+
+# --- package files, APT sources, SSH rate limit (issue 12) ------------------------------------------
+
+# `dpkg --verify base-files login libpam-pwquality` on the Debian 12 lab image (docs left out by its dpkg
+# configuration) after /usr/lib/os-release was appended to and /usr/bin/lastlog removed, plus the
+# conffile line of a hardened host.
+DPKG_VERIFY = """??5??????   /usr/lib/os-release
+missing     /usr/share/doc/base-files/README
+missing     /usr/share/doc/base-files/changelog.gz
+missing     /usr/share/lintian/overrides
+missing     /usr/share/lintian/overrides/base-files
+missing     /usr/bin/lastlog
+missing     /usr/share/doc/login/NEWS.Debian.gz
+??5?????? c /etc/login.defs
+missing   c /etc/cron.daily/passwd
+"""
+# /etc/dpkg/dpkg.cfg.d/edgefleet-slim of the lab images.
+DPKG_SLIM = """# edgefleet lab image: do not install docs, man pages, translations.
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/locale/*
+path-include /usr/share/locale/locale.alias
+path-exclude /usr/share/lintian/*
+"""
+
+
+def test_parse_dpkg_verify():
+    entries = parse_dpkg_verify(DPKG_VERIFY)
+    assert entries[0] == {"flags": "??5??????", "conffile": False, "path": "/usr/lib/os-release"}
+    assert entries[7] == {"flags": "??5??????", "conffile": True, "path": "/etc/login.defs"}
+    assert entries[8] == {"flags": "missing", "conffile": True, "path": "/etc/cron.daily/passwd"}
+    assert len(entries) == 9
+
+
+def test_dpkg_filters_last_match_wins():
+    filters = parse_dpkg_filters(DPKG_SLIM)
+    assert filters[:2] == [("exclude", "/usr/share/doc/*"), ("include", "/usr/share/doc/*/copyright")]
+    assert dpkg_excluded("/usr/share/doc/login/NEWS.Debian.gz", filters)
+    assert not dpkg_excluded("/usr/share/doc/login/copyright", filters)
+    assert dpkg_excluded("/usr/share/lintian/overrides", filters)
+    assert not dpkg_excluded("/usr/bin/lastlog", filters)
+
+
+def test_package_files():
+    c = control("package_files")
+    filters = parse_dpkg_filters(DPKG_SLIM)
+    status, observed, reason = evaluate_package_files(c, parse_dpkg_verify(DPKG_VERIFY), filters)
+    assert (status, reason) == ("fail", "2 package file(s) differ from the package database")
+    assert observed == ["changed /usr/lib/os-release", "missing /usr/bin/lastlog"]  # docs, conffiles aside
+    clean = "\n".join(line for line in DPKG_VERIFY.splitlines() if "os-release" not in line and "lastlog" not in line)
+    assert evaluate_package_files(c, parse_dpkg_verify(clean), filters) == ("pass", "7 entries checked, none changed", "")
+    # without the slim configuration a missing documentation file is a finding
+    assert evaluate_package_files(c, parse_dpkg_verify(clean), [])[0] == "fail"
+
+
+# `apt-cache policy` on Debian 12 with the role's security source.
+APT_POLICY = """Package files:
+ 100 /var/lib/dpkg/status
+     release a=now
+ 500 http://deb.debian.org/debian-security bookworm-security/main amd64 Packages
+     release v=12,o=Debian,a=oldstable-security,n=bookworm-security,l=Debian-Security,c=main,b=amd64
+     origin deb.debian.org
+ 500 http://deb.debian.org/debian bookworm/main amd64 Packages
+     release v=12.15,o=Debian,a=oldstable,n=bookworm,l=Debian,c=main,b=amd64
+     origin deb.debian.org
+Pinned packages:
+"""
+
+
+def test_apt_policy():
+    releases = parse_apt_policy(APT_POLICY)
+    assert releases[1]["n"] == "bookworm-security" and releases[1]["l"] == "Debian-Security"
+    c = control("apt_policy", suite_suffix="-security")
+    assert evaluate_apt_policy(c, releases) == ("pass", ["bookworm-security (Debian-Security)"], "")
+    without = parse_apt_policy("\n".join(line for line in APT_POLICY.splitlines() if "security" not in line))
+    status, observed, reason = evaluate_apt_policy(c, without)
+    assert status == "fail" and observed == ["bookworm"] and "no archive with a suite ending in -security" in reason
+
+
+def test_apt_sources_one_line_and_deb822():
+    assert parse_apt_sources("deb http://deb.debian.org/debian bookworm main\n"
+                             "deb [signed-by=/usr/share/keyrings/x.gpg arch=amd64] http://mirror/debian bookworm-updates main\n"
+                             "# deb http://deb.debian.org/debian-security bookworm-security main\n", deb822=False) == [
+        "bookworm", "bookworm-updates"]
+    deb822 = ("Types: deb\nURIs: http://deb.debian.org/debian\nSuites: trixie trixie-updates\nComponents: main\n"
+              "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\n"
+              "Types: deb\nURIs: http://deb.debian.org/debian-security\nSuites: trixie-security\nComponents: main\n"
+              "Enabled: no\n")
+    assert parse_apt_sources(deb822, deb822=True) == ["trixie", "trixie-updates"]
+
+
+# `nft -j list table inet edgefleet` excerpt on Debian 12 (nftables 1.0.6): the role's SSH rate limit
+# (IPv4 rule), then the SSH accept.
+NFT_RATE_LIMIT = {"nftables": [
+    {"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}},
+    {"table": {"family": "inet", "name": "edgefleet", "handle": 4}},
+    {"set": {"family": "inet", "name": "sshlimit4", "table": "edgefleet", "type": "ipv4_addr", "handle": 2,
+             "size": 65535, "flags": ["timeout"], "timeout": 60}},
+    {"chain": {"family": "inet", "table": "edgefleet", "name": "input", "handle": 1, "type": "filter",
+               "hook": "input", "prio": 0, "policy": "drop"}},
+    {"rule": {"family": "inet", "table": "edgefleet", "chain": "input", "handle": 4, "expr": [
+        {"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["established", "related"]}},
+        {"accept": None}]}},
+    {"rule": {"family": "inet", "table": "edgefleet", "chain": "input", "handle": 5, "expr": [
+        {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 22}},
+        {"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": "new"}},
+        {"set": {"op": "add", "elem": {"payload": {"protocol": "ip", "field": "saddr"}}, "set": "@sshlimit4",
+                 "stmt": [{"limit": {"rate": 10, "burst": 20, "per": "minute", "inv": True}}]}},
+        {"counter": {"packets": 0, "bytes": 0}},
+        {"drop": None}]}},
+    {"rule": {"family": "inet", "table": "edgefleet", "chain": "input", "handle": 6, "expr": [
+        {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 22}},
+        {"accept": None}]}},
+]}
+
+
+def test_nft_rate_limit():
+    assert nft_rate_limits(NFT_RATE_LIMIT) == {22: "10/minute burst 20"}
+    assert nft_rate_limits(NFT_JSON) == {}
+    c = control("nftables", family="inet", table="edgefleet", rate_limited=[22], tcp_ports=[22])
+    assert evaluate_nftables(c, NFT_RATE_LIMIT) == ("pass", {"chains": {"input": "drop"}, "tcp_ports": [22],
+                                                             "rate_limited": {"22": "10/minute burst 20"}}, "")
+    status, observed, reason = evaluate_nftables(c, NFT_JSON)
+    assert status == "fail" and reason == "no per-source rate limit on new tcp connections to: 22"
+
+
+def test_file_lines():
+    info = {"mode": 0o600, "owner": "root", "uid": 0, "group": "root", "gid": 0}
+    c = control("file", path="/etc/aide/edgefleet.conf", lines=["!/var/lib/rancher", "!/run/k3s"])
+    assert evaluate_file(c, info, "/etc Contents\n!/var/lib/rancher\n  !/run/k3s\n")[0] == "pass"
+    status, observed, reason = evaluate_file(c, info, "/etc Contents\n!/var/lib/rancher/k3s\n")
+    assert status == "fail" and reason == "lines missing: !/var/lib/rancher, !/run/k3s"

@@ -138,12 +138,14 @@ def test_units_sockets_first_and_container_limits():
     assert policy.services_disabled(s)[:2] == ["avahi-daemon.socket", "rpcbind.socket"]
     names = [u["name"] for u in policy.units(s, "Debian", container=False)]
     assert "cups.socket" not in names and "auditd.service" in names
+    assert {"acct.service", "edgefleet-integrity.timer"} <= set(names)
     box = {u["name"]: u for u in policy.units(s, "Debian", container=True)}
-    assert "auditd.service" not in box
+    assert "auditd.service" not in box and "acct.service" not in box
     assert box["chrony.service"] == {"name": "chrony.service", "enabled": True}  # enabled only: no CAP_SYS_TIME
     assert box["apt-daily-upgrade.timer"] == {"name": "apt-daily-upgrade.timer", "enabled": True, "active": True}
-    assert [u["name"] for u in policy.units(settings(services_enabled=False, auditd_enabled=False), "RedHat", False)] == [
-        "chronyd.service", "edgefleet-firewall.service", "dnf-automatic.timer"]
+    quiet = settings(services_enabled=False, auditd_enabled=False, integrity_enabled=False)
+    assert [u["name"] for u in policy.units(quiet, "RedHat", False)] == [
+        "chronyd.service", "edgefleet-firewall.service", "dnf-automatic.timer", "psacct.service"]
 
 
 def lines(rules):
@@ -154,7 +156,10 @@ def test_inbound_rules_of_a_control_node_follow_the_k3s_settings():
     s = settings(kubernetes_node=True, k3s_api_port=7443, management_networks=["10.20.0.0/24", "fd00:20::/64"],
                  cluster_peers=["10.20.0.11", "10.20.0.12"], control_peers=["10.20.0.11"])
     got = lines(policy.inbound_rules(s))
-    assert got[:2] == ["ip saddr @management4 tcp dport 22 accept", "ip6 saddr @management6 tcp dport 22 accept"]
+    assert got[:4] == [
+        "tcp dport 22 ct state new add @sshlimit4 { ip saddr limit rate over 10/minute burst 20 packets } drop",
+        "tcp dport 22 ct state new add @sshlimit6 { ip6 saddr limit rate over 10/minute burst 20 packets } drop",
+        "ip saddr @management4 tcp dport 22 accept", "ip6 saddr @management6 tcp dport 22 accept"]
     assert "ip saddr @management4 tcp dport 7443 accept" in got and "ip saddr @nodes4 tcp dport 7443 accept" in got
     assert not [line for line in got if "6443" in line]
     assert "ip saddr @controls4 tcp dport 2379-2380 accept" in got
@@ -169,11 +174,11 @@ def test_inbound_rules_of_a_control_node_follow_the_k3s_settings():
 
 def test_inbound_rules_of_a_worker_a_plain_host_and_the_options():
     worker = lines(policy.inbound_rules(settings(kubernetes_node=True, kubernetes_control_node=False,
-                                                 k3s_flannel_backend="host-gw")))
+                                                 k3s_flannel_backend="host-gw", ssh_rate_limit="")))
     assert not [line for line in worker if "6443" in line or "2379" in line or "udp" in line]
     assert worker[0] == "tcp dport 22 accept"  # no management networks: SSH from anywhere
     site_rules = [{"port": "4840-4841", "sources": ["10.1.0.0/24", "fd00::/8"]}, {"port": 502, "proto": "udp"}]
-    host = policy.inbound_rules(settings(firewall_allowed=site_rules))
+    host = policy.inbound_rules(settings(firewall_allowed=site_rules, ssh_rate_limit=""))
     assert lines(host) == ["tcp dport 22 accept", "ip saddr { 10.1.0.0/24 } tcp dport 4840-4841 accept",
                            "ip6 saddr { fd00::/8 } tcp dport 4840-4841 accept", "udp dport 502 accept"]
     assert policy.open_ports(settings()) == {"tcp": [22], "udp": []}  # site rules are not the audit's
@@ -184,3 +189,50 @@ def test_inbound_rules_of_a_worker_a_plain_host_and_the_options():
         assert wanted in options
     with pytest.raises(SettingsError, match="k3s_flannel_backend: must be one of vxlan"):
         settings(k3s_flannel_backend="ipsec")
+
+
+def test_login_defs_and_session_umask():
+    assert policy.login_defs(settings()) == {
+        "PASS_MAX_DAYS": "365", "PASS_MIN_DAYS": "1", "PASS_WARN_AGE": "7", "UMASK": "027", "ENCRYPT_METHOD": "YESCRYPT",
+        "YESCRYPT_COST_FACTOR": "8", "SHA_CRYPT_MIN_ROUNDS": "640000", "SHA_CRYPT_MAX_ROUNDS": "640000"}
+    assert policy.session_umask(settings(login_umask="0077")) == "0077"
+    assert policy.login_defs(settings(login_umask="0077"))["UMASK"] == "077"
+    for raw, name in (({"login_umask": "27"}, "login_umask"), ({"login_umask": "0999"}, "login_umask"),
+                      ({"login_yescrypt_cost_factor": 12}, "login_yescrypt_cost_factor"),
+                      ({"login_pass_min_days": 400}, "login_pass_min_days"),
+                      ({"login_encrypt_method": "MD5"}, "login_encrypt_method"),
+                      ({"ssh_rate_limit": "10 per minute"}, "ssh_rate_limit")):
+        with pytest.raises(SettingsError) as caught:
+            check_settings(raw)
+        assert caught.value.name == name
+
+
+def test_packages_of_the_new_areas_and_accounting_outside_containers():
+    debian = policy.packages(settings(), "Debian")
+    assert {"libpam-tmpdir", "needrestart", "aide", "acct"} <= set(debian)
+    assert debian[-1] == "aide"  # the integrity baseline comes last
+    assert "acct" not in policy.packages(settings(), "Debian", container=True)
+    assert "psacct" in policy.packages(settings(), "RedHat")
+
+
+def test_aide_excludes_cover_k3s_and_the_sites_own():
+    excludes = policy.aide_excludes(settings(integrity_excludes=["/srv/scratch"]))
+    for path in ("!/var/lib/rancher", "!/run/k3s", "!/var/lib/kubelet", "!/var/log/pods", "!/var/log/containers",
+                 "!/srv/scratch"):
+        assert path in excludes
+    assert "!/etc/rancher" not in excludes  # K3s's configuration stays watched; only its kubeconfig is left out
+
+
+def test_security_sources():
+    assert policy.security_sources(settings(), "Debian", "bookworm") == {
+        "uri": "http://deb.debian.org/debian-security", "suite": "bookworm-security", "components": "main"}
+    assert policy.security_sources(settings(security_archive_uri="http://mirror.plant/debian-security"), "Debian",
+                                   "trixie")["uri"] == "http://mirror.plant/debian-security"
+    assert policy.security_sources(settings(), "Ubuntu", "noble")["suite"] == "noble-security"
+    assert policy.security_sources(settings(), "Raspbian", "bookworm") is None
+
+
+def test_rate_limit_meters_follow_the_setting():
+    assert [m["name"] for m in policy.meters(settings())] == ["sshlimit4", "sshlimit6"]
+    assert policy.meters(settings(ssh_rate_limit="")) == []
+    assert not [r for r in policy.inbound_rules(settings(ssh_rate_limit="")) if r["comment"].startswith("FW-05")]

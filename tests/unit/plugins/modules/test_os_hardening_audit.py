@@ -12,6 +12,7 @@ import pytest
 from ansible.module_utils import basic
 
 from ansible_collections.edgefleet.platform.plugins.modules import os_hardening_audit
+from ansible_collections.edgefleet.platform.plugins.module_utils.hardening_policy import AREAS
 from ansible_collections.edgefleet.platform.tests.unit.module_runner import run_module
 from ansible_collections.edgefleet.platform.tests.unit.plugins.module_utils.test_hardening_evaluators import (
     APT_DUMP,
@@ -264,14 +265,12 @@ def test_bad_input_fails_naming_id_and_field_before_anything_runs(host, bad, mes
     assert host.calls == []
 
 
-SSH_ONLY = {area + "_enabled": area == "ssh" for area in ("modules", "sysctl", "files", "banner", "ssh", "firewall",
-                                                          "auditd", "pam", "time_sync", "journald", "coredumps",
-                                                          "services", "updates")}
+SSH_ONLY = {area + "_enabled": area == "ssh" for area in AREAS}
 
 
 def test_controls_derived_from_the_roles_settings(host):
     failed, result = run_module(os_hardening_audit.main, {
-        "settings": dict(SSH_ONLY, ssh_max_auth_tries=6, skip_controls=["SSH-07"]), "os_family": "Debian",
+        "settings": dict(SSH_ONLY, ssh_max_auth_tries=6, skip_controls=["SSH-07"], ssh_log_level="INFO"), "os_family": "Debian",
         "controls": [c("SYS-01", "sysctl", key="net.ipv4.ip_forward", expected="1")], "container": "no"})
     assert not failed, result
     by_id = {r["id"]: r for r in result["report"]["controls"]}

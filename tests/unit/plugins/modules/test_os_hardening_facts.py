@@ -124,3 +124,15 @@ def test_bad_input_is_named(host, args, message):
     failed, result = run_module(os_hardening_facts.main, args)
     assert failed and result["msg"].startswith(message)
     assert host.calls == []
+
+
+def test_apt_sources_with_the_roles_own_file_left_out(host):
+    host.write("/etc/apt/sources.list", "deb http://deb.debian.org/debian bookworm main\n")
+    host.write("/etc/apt/sources.list.d/edgefleet-security.sources",
+               "Types: deb\nURIs: http://deb.debian.org/debian-security\nSuites: bookworm-security\nComponents: main\n")
+    host.write("/etc/apt/sources.list.d/site.list", "deb [arch=amd64] http://mirror.plant/debian bookworm-updates main\n")
+    failed, result = run_module(os_hardening_facts.main, {
+        "apt_sources": True, "apt_sources_ignore": ["/etc/apt/sources.list.d/edgefleet-security.sources"]})
+    assert not failed, result
+    assert result["apt_suites"] == {"/etc/apt/sources.list": ["bookworm"],
+                                    "/etc/apt/sources.list.d/site.list": ["bookworm-updates"]}
