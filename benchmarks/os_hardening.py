@@ -48,8 +48,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
-# profile_tasks' summary lines: "role : task name ---- 12.34s"
-PROFILE_LINE = re.compile(r"^(.*?)\s-{3,}\s+(\d+\.\d+)s$", re.M)
+# profile_tasks' summary lines: "role : task name ---- 12.34s" (two dashes after a long name)
+PROFILE_LINE = re.compile(r"^(.*?)\s-{2,}\s+(\d+\.\d+)s$", re.M)
 RUNS = ("baseline", "converge", "re-run")
 
 BASELINE = """\

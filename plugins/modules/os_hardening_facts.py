@@ -76,7 +76,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 ssh_algorithms:
-  description: C(cipher), C(mac) and C(kex) lists of the installed OpenSSH; empty lists when C(ssh) is missing.
+  description:
+    - C(cipher), C(mac) and C(kex) lists of the installed OpenSSH; null when the C(ssh) client is missing (not
+      installed yet), so that nothing is left out of the configuration on the strength of a missing tool.
   returned: when O(ssh_algorithms) is true
   type: dict
   sample: {cipher: [chacha20-poly1305@openssh.com, aes256-gcm@openssh.com], mac: [hmac-sha2-256-etm@openssh.com], kex: [curve25519-sha256]}
@@ -211,9 +213,9 @@ def main() -> None:
     try:
         if p["ssh_algorithms"]:
             ssh = which("ssh")
-            algorithms: t.Dict[str, t.List[str]] = {}
-            for kind in ("cipher", "mac", "kex"):
-                rc, out, _err = host.run([ssh, "-Q", kind]) if ssh else (1, "", "")
+            algorithms: t.Optional[t.Dict[str, t.List[str]]] = {} if ssh else None
+            for kind in ("cipher", "mac", "kex") if ssh else ():
+                rc, out, _err = host.run([ssh, "-Q", kind])
                 algorithms[kind] = out.split() if rc == 0 else []
             result["ssh_algorithms"] = algorithms
         result["sysctl"] = sysctl_state(host, p["sysctl"])
