@@ -12,8 +12,11 @@ version_added: 0.1.0
 description:
   - Evaluates hardening controls, given as data, against the host and returns a compliance report with
     each control's status, expected and observed value. It never changes anything.
-  - The role C(edgefleet.platform.os_hardening) builds the controls; it uses this module for its
-    C(audit) mode and to verify the end state after C(enforce).
+  - With O(settings) (the variables of the role C(edgefleet.platform.os_hardening) without their
+    C(os_hardening_) prefix), the module derives every control of the role's catalogue and its expected value
+    from them, for this host (its OS family, whether it is a container, the filesystems it has mounted).
+    The role uses it so for its C(audit) mode and to verify the end state after C(enforce).
+  - With O(controls), it audits controls given as data, alone or added to those of O(settings).
   - Each kind of state is observed once and shared by all controls that need it (one C(sshd -T), one
     C(systemctl show) for all units, one C(nft -j list table) per table, one C(apt-config dump),
     one C(auditctl -l)).
@@ -33,9 +36,24 @@ attributes:
     support: full
     description: Linux hosts.
 options:
+  settings:
+    description:
+      - "The os_hardening role's settings, each variable without its C(os_hardening_) prefix, for example
+        C({ssh_max_auth_tries: 3, kubernetes_node: true, skip_controls: [SSH-07]}); settings not given take
+        the role's defaults. The role passes all of them, with C(cluster_peers) and C(control_peers) (the
+        cluster members' addresses it computes from the inventory)."
+      - An unknown setting or a value of the wrong type fails the module naming the setting.
+      - The controls of C(skip_controls) are not observed and are reported as V(waived).
+      - One of O(settings) and O(controls) is required.
+    type: dict
+  os_family:
+    description:
+      - OS family (V(Debian) or V(RedHat)) whose names the O(settings) controls use (PAM files, services).
+      - Detected from C(/etc/os-release) when not given.
+    type: str
   controls:
     description:
-      - The controls, evaluated and reported in this order.
+      - Controls given as data, evaluated and reported in this order (after those of O(settings)).
       - "Every control has C(id) (unique, for example V(SSH-01)), C(area), C(title) and C(check), the check
         type, plus the keys of its type below. Other keys are ignored, so the caller can keep enforcement
         data in the same mapping."
@@ -57,8 +75,9 @@ options:
         into the kernel and when C(modprobe) is missing."
       - "V(module_loaded): C(module). Passes when C(/sys/module/<module>) exists (loaded or built in)."
       - "V(file): C(path) and optionally C(mode) (the most permissive mode allowed, as an octal string:
-        V(0640) passes 0600 and 0640 but not 0644), C(owner), C(group) (names or numeric ids) and C(contains)
-        (a substring). A missing file fails (use C(when_present) to make it not applicable)."
+        V(0640) passes 0600 and 0640 but not 0644), C(owner), C(group) (names or numeric ids), C(contains)
+        (a substring) and C(lines) (lines that must all be in the file, surrounding spaces ignored). A missing
+        file fails (use C(when_present) to make it not applicable)."
       - "V(service): C(name), the unit with its suffix (V(rpcbind.socket)), and C(enabled), C(active) or
         both (booleans). Enabled means what C(systemctl is-enabled) treats as enabled (including static,
         indirect, alias, generated); masked is disabled. A unit that is not installed passes when nothing
@@ -66,7 +85,9 @@ options:
       - "V(nftables): C(family), C(table) and at least one of C(chains) (chain name to expected policy, for
         example C({input: drop, forward: drop})), C(tcp_ports) and C(udp_ports) (ports that must be
         accepted by a rule reachable from the table's input chain, following jumps; single values, sets,
-        named sets and ranges count). A missing table fails."
+        named sets and ranges count). C(rate_limited) lists tcp ports whose new connections a rule of the input
+        chain drops over a per-source rate (a dynamic set or meter with C(limit rate over), then drop or reject).
+        A missing table fails."
       - "V(config): C(path), C(key), C(expected) and optionally C(include) (a glob of files read after
         C(path) in sorted order), C(separator) (default V(=) or whitespace), C(section) (for ini-style
         files). Lines starting with C(#) or C(;) are comments; the last value wins (not so in
@@ -81,12 +102,16 @@ options:
         must all appear on one line of the module. C(@include), C(include) and C(substack) are followed."
       - "V(audit_rules): C(keys). Every key must be on a loaded rule (C(-k key) or C(key=key) in
         C(auditctl -l)). Fails with the error when C(auditctl) is missing or auditing is unavailable."
+      - "V(package_files): no fields. C(dpkg --verify) of every installed package; a changed checksum or a
+        missing file fails, except configuration files and paths the C(path-exclude) lines of dpkg's
+        configuration leave out. Not applicable without C(dpkg)."
+      - "V(apt_policy): C(suite_suffix). Passes when an archive APT has indexes for (C(apt-cache policy)) has a
+        suite (C(n=)) or archive (C(a=)) ending in it, for example V(-security). Not applicable without APT."
       - "V(limits): C(domain), C(type) (V(hard), V(soft) or V(-) for both), C(item), C(expected). From
         C(/etc/security/limits.conf) then C(/etc/security/limits.d/*.conf) in sorted order; the last line
         for exactly that domain wins (group and wildcard domains are not resolved)."
     type: list
     elements: dict
-    required: true
   container:
     description:
       - Whether the host is a container, which decides C(waive_in_container).
@@ -100,6 +125,16 @@ notes:
 """
 
 EXAMPLES = r"""
+- name: Audit a K3s node against the os_hardening catalogue, stricter on SSH than the role's defaults
+  edgefleet.platform.os_hardening_audit:
+    settings:
+      kubernetes_node: true
+      ssh_max_auth_tries: 2
+      management_networks: [10.20.0.0/24]
+      skip_controls: [SVC-cups.service]
+  become: true
+  register: k3s_node_audit
+
 - name: Audit SSH, kernel and firewall controls
   edgefleet.platform.os_hardening_audit:
     controls:
@@ -218,7 +253,14 @@ report:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.edgefleet.platform.plugins.module_utils.hardening_checks import ControlError, Host, audit
+from ansible_collections.edgefleet.platform.plugins.module_utils.hardening_checks import (
+    ControlError,
+    Host,
+    SettingsError,
+    audit,
+    audit_settings,
+)
+from ansible_collections.edgefleet.platform.plugins.module_utils.hardening_observer import Unobservable
 
 # Where the host's files are read from; the unit tests point it at a fake tree.
 HOST_ROOT = "/"
@@ -228,9 +270,12 @@ SBIN_DIRS = ["/usr/sbin", "/sbin"]
 def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
-            controls=dict(type="list", elements="dict", required=True),
+            settings=dict(type="dict"),
+            os_family=dict(type="str"),
+            controls=dict(type="list", elements="dict"),
             container=dict(type="str", choices=["auto", "yes", "no"], default="auto"),
         ),
+        required_one_of=[("settings", "controls")],
         supports_check_mode=True,
     )
 
@@ -242,10 +287,19 @@ def main() -> None:
 
     container = {"auto": None, "yes": True, "no": False}[module.params["container"]]
     host = Host(run, which, root=HOST_ROOT)
+    p = module.params
     try:
-        report = audit(module.params["controls"], host, container=container)
+        if p["settings"] is not None:
+            report = audit_settings(p["settings"], host, os_family=p["os_family"], container=container,
+                                    extra=p["controls"])
+        else:
+            report = audit(p["controls"], host, container=container)
+    except SettingsError as exc:
+        module.fail_json(msg="settings.%s" % exc, setting=exc.name)
     except ControlError as exc:
         module.fail_json(msg=str(exc), control=exc.control_id, field=exc.field)
+    except Unobservable as exc:
+        module.fail_json(msg=exc.reason)
     module.exit_json(changed=False, report=report)
 
 

@@ -1,483 +1,98 @@
 # -*- coding: utf-8 -*-
-# Copyright: contributors to the edgefleet.platform collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The pure checks of module_utils/hardening_checks.py, on real command output from Debian 12."""
+"""The audit (module_utils/hardening_checks.py): settings to controls to verdicts, on a fake host."""
 
 from __future__ import annotations
 
 import pytest
 
-from ansible_collections.edgefleet.platform.plugins.module_utils import hardening_checks as hc
 from ansible_collections.edgefleet.platform.plugins.module_utils.hardening_checks import (
-    ControlError,
-    evaluate_apt_config,
-    evaluate_audit_rules,
-    evaluate_config,
-    evaluate_file,
-    evaluate_limits,
-    evaluate_module_blocked,
-    evaluate_nftables,
-    evaluate_pam,
-    evaluate_service,
-    evaluate_sshd,
-    evaluate_sysctl,
-    evaluate_systemd_config,
-    nft_accepted_ports,
-    parse_apt_dump,
-    parse_audit_keys,
-    parse_pam_line,
-    parse_sshd_t,
-    parse_systemctl_show,
-    validate_control,
-    validate_controls,
+    Host,
+    SettingsError,
+    audit,
+    audit_settings,
 )
-
-# `sshd -T` on Debian 12 (OpenSSH 9.2p1) with `AllowGroups ssh-users admins` in a drop-in (excerpt).
-SSHD_T = """port 22
-addressfamily any
-listenaddress [::]:22
-listenaddress 0.0.0.0:22
-usepam yes
-logingracetime 120
-maxauthtries 6
-clientaliveinterval 0
-permitrootlogin without-password
-pubkeyauthentication yes
-passwordauthentication yes
-kbdinteractiveauthentication no
-x11forwarding yes
-ciphers chacha20-poly1305@openssh.com,aes128-ctr,aes192-ctr,aes256-ctr,aes128-gcm@openssh.com,aes256-gcm@openssh.com
-macs umac-64-etm@openssh.com,umac-128-etm@openssh.com,hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com,\
-hmac-sha1-etm@openssh.com,umac-64@openssh.com,umac-128@openssh.com,hmac-sha2-256,hmac-sha2-512,hmac-sha1
-loglevel INFO
-authorizedkeysfile .ssh/authorized_keys .ssh/authorized_keys2
-hostkey /etc/ssh/ssh_host_rsa_key
-hostkey /etc/ssh/ssh_host_ecdsa_key
-hostkey /etc/ssh/ssh_host_ed25519_key
-acceptenv LANG
-acceptenv LC_*
-subsystem sftp /usr/lib/openssh/sftp-server
-maxstartups 10:30:100
-allowgroups ssh-users
-allowgroups admins
-"""
-
-# `nft -j list table inet edgefleet` on Debian 12 (nftables 1.0.6), from a ruleset with a named set,
-# an anonymous set, a range, `meta l4proto udp th dport`, a drop rule and a jump to a regular chain.
-NFT_JSON = {"nftables": [
-    {"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}},
-    {"table": {"family": "inet", "name": "edgefleet", "handle": 1}},
-    {"set": {"family": "inet", "name": "mgmt_tcp", "table": "edgefleet", "type": "inet_service", "handle": 5,
-             "elem": [2222, 9100]}},
-    {"chain": {"family": "inet", "table": "edgefleet", "name": "input", "handle": 1, "type": "filter",
-               "hook": "input", "prio": 0, "policy": "drop"}},
-    {"chain": {"family": "inet", "table": "edgefleet", "name": "extra", "handle": 2}},
-    {"chain": {"family": "inet", "table": "edgefleet", "name": "forward", "handle": 3, "type": "filter",
-               "hook": "forward", "prio": 0, "policy": "drop"}},
-    {"chain": {"family": "inet", "table": "edgefleet", "name": "output", "handle": 4, "type": "filter",
-               "hook": "output", "prio": 0, "policy": "accept"}},
-    {"rule": {"family": "inet", "table": "edgefleet", "chain": "input", "handle": 6, "expr": [
-        {"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["established", "related"]}},
-        {"accept": None}]}},
-    {"rule": {"family": "inet", "table": "edgefleet", "chain": "input", "handle": 7, "expr": [
-        {"match": {"op": "==", "left": {"meta": {"key": "iif"}}, "right": "lo"}}, {"accept": None}]}},
-    {"rule": {"family": "inet", "table": "edgefleet", "chain": "input", "handle": 8, "expr": [
-        {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}},
-                   "right": {"prefix": {"addr": "10.0.0.0", "len": 8}}}},
-        {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 22}},
-        {"accept": None}]}},
-    {"rule": {"family": "inet", "table": "edgefleet", "chain": "input", "handle": 10, "expr": [
-        {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}},
-                   "right": {"set": [6443, 10250]}}}, {"accept": None}]}},
-    {"rule": {"family": "inet", "table": "edgefleet", "chain": "input", "handle": 11, "expr": [
-        {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}},
-                   "right": {"range": [30000, 32767]}}}, {"accept": None}]}},
-    {"rule": {"family": "inet", "table": "edgefleet", "chain": "input", "handle": 12, "expr": [
-        {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": "@mgmt_tcp"}},
-        {"accept": None}]}},
-    {"rule": {"family": "inet", "table": "edgefleet", "chain": "input", "handle": 13, "expr": [
-        {"match": {"op": "==", "left": {"payload": {"protocol": "udp", "field": "dport"}}, "right": 8472}},
-        {"accept": None}]}},
-    {"rule": {"family": "inet", "table": "edgefleet", "chain": "input", "handle": 14, "expr": [
-        {"match": {"op": "==", "left": {"payload": {"protocol": "udp", "field": "dport"}}, "right": 51820}},
-        {"accept": None}]}},
-    {"rule": {"family": "inet", "table": "edgefleet", "chain": "input", "handle": 15, "expr": [
-        {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 9999}},
-        {"drop": None}]}},
-    {"rule": {"family": "inet", "table": "edgefleet", "chain": "input", "handle": 16, "expr": [
-        {"jump": {"target": "extra"}}]}},
-    {"rule": {"family": "inet", "table": "edgefleet", "chain": "extra", "handle": 17, "expr": [
-        {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}},
-                   "right": {"range": [2379, 2380]}}}, {"accept": None}]}},
-    {"rule": {"family": "inet", "table": "edgefleet", "chain": "forward", "handle": 18, "expr": [
-        {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}},
-                   "right": {"prefix": {"addr": "10.42.0.0", "len": 16}}}}, {"accept": None}]}},
-]}
-
-# `systemd-analyze cat-config systemd/journald.conf` on Debian 12 with a drop-in (comments trimmed).
-CAT_CONFIG = """# /etc/systemd/journald.conf
-#  This file is part of systemd.
-#
-# See journald.conf(5) for details.
-
-[Journal]
-#Storage=auto
-#Compress=yes
-Storage=volatile
-#SystemMaxUse=
-
-# /etc/systemd/journald.conf.d/50-edgefleet.conf
-[Journal]
-Storage=persistent
-SystemMaxUse=500M
-"""
-
-APT_DUMP = """APT "";
-APT::Architecture "amd64";
-APT::Install-Recommends "1";
-APT::NeverAutoRemove "";
-APT::NeverAutoRemove:: "^firmware-linux.*";
-APT::Periodic::Update-Package-Lists "1";
-APT::Periodic::Unattended-Upgrade "1";
-Unattended-Upgrade::Origins-Pattern:: "origin=Debian,codename=${distro_codename},label=Debian-Security";
-"""
-
-# `auditctl -l` with rules from the CIS-style set.
-AUDITCTL = """-w /etc/passwd -p wa -k identity
--w /etc/group -p wa -k identity
--a always,exit -F arch=b64 -S adjtimex,settimeofday -F key=time-change
--w /var/log/faillog -p wa -k logins
-"""
-
-
-def control(check, **fields):
-    base = {"id": "T-01", "area": "test", "title": "a test control", "check": check}
-    base.update(fields)
-    return validate_control(0, base)
-
-
-# --- validation --------------------------------------------------------------
-
-@pytest.mark.parametrize("fields, field, message", [
-    ({"check": "nope"}, "check", "unknown check type 'nope'"),
-    ({"check": "sysctl", "key": "kernel.kptr_restrict"}, "expected", "required for check sysctl"),
-    ({"check": "sshd", "key": "ciphers"}, "expected", "exactly one of expected, allowed or required"),
-    ({"check": "sshd", "key": "PermitRootLogin", "expected": "no"}, "key", "lower-case"),
-    ({"check": "sshd", "key": "x11forwarding", "expected": False}, "expected", "quote yes/no"),
-    ({"check": "file", "path": "/etc/shadow", "mode": "rw-r-----"}, "mode", "octal"),
-    ({"check": "file", "path": "etc/shadow"}, "path", "absolute"),
-    ({"check": "service", "name": "rpcbind.socket"}, "enabled", "give enabled, active or both"),
-    ({"check": "service", "name": "rpcbind.socket", "enabled": "no"}, "enabled", "must be a boolean"),
-    ({"check": "nftables", "family": "inet6", "table": "f", "chains": {"input": "drop"}}, "family", "one of"),
-    ({"check": "nftables", "family": "inet", "table": "f", "tcp_ports": [22, 70000]}, "tcp_ports", "port numbers"),
-    ({"check": "limits", "domain": "*", "type": "both", "item": "core", "expected": 0}, "type", "hard, soft or -"),
-    ({"check": "audit_rules", "keys": []}, "keys", "non-empty list"),
-])
-def test_bad_control_names_id_and_field(fields, field, message):
-    raw = {"id": "BAD-01", "area": "a", "title": "t"}
-    raw.update(fields)
-    with pytest.raises(ControlError) as caught:
-        validate_control(0, raw)
-    assert (caught.value.control_id, caught.value.field) == ("BAD-01", field)
-    assert str(caught.value).startswith("control BAD-01: field '%s': " % field)
-    assert message in str(caught.value)
-
-
-def test_missing_id_is_named_by_position_and_duplicates_refused():
-    with pytest.raises(ControlError, match=r"control #2: field 'id': required"):
-        validate_controls([control("module_loaded", module="overlay"), {"check": "sysctl"}])
-    with pytest.raises(ControlError, match=r"control T-01: field 'id': duplicate"):
-        validate_controls([{"id": "T-01", "area": "a", "title": "t", "check": "module_loaded", "module": "x"}] * 2)
-
-
-def test_empty_port_lists_and_args_are_allowed():
-    c = control("nftables", family="inet", table="edgefleet", chains={"input": "drop"}, tcp_ports=[22], udp_ports=[])
-    assert evaluate_nftables(c, NFT_JSON)[0] == "pass"
-    assert control("pam", file="/etc/pam.d/common-auth", module="pam_unix.so", args=[])["args"] == []
-
-
-def test_scalars_become_strings_and_extra_keys_are_ignored():
-    c = control("sysctl", key="vm.max_map_count", expected=262144, enforce_value=262144)
-    assert c["expected"] == "262144" and "enforce_value" not in c
-
-
-# --- sshd ----------------------------------------------------------------------
-
-def test_parse_sshd_t_collects_repeated_keywords():
-    settings = parse_sshd_t(SSHD_T)
-    assert settings["hostkey"] == ["/etc/ssh/ssh_host_rsa_key", "/etc/ssh/ssh_host_ecdsa_key",
-                                   "/etc/ssh/ssh_host_ed25519_key"]
-    assert settings["subsystem"] == ["sftp /usr/lib/openssh/sftp-server"]
-
-
-@pytest.mark.parametrize("fields, status, reason", [
-    ({"key": "passwordauthentication", "expected": "no"}, "fail", "passwordauthentication is yes"),
-    ({"key": "kbdinteractiveauthentication", "expected": "NO"}, "pass", ""),
-    ({"key": "loglevel", "expected": "info"}, "pass", ""),
-    # Debian 12 prints the default under its legacy name
-    ({"key": "permitrootlogin", "expected": "prohibit-password"}, "pass", ""),
-    ({"key": "permitrootlogin", "expected": "no"}, "fail", "permitrootlogin is without-password"),
-    ({"key": "ciphers", "allowed": ["chacha20-poly1305@openssh.com", "aes256-gcm@openssh.com",
-                                    "aes128-gcm@openssh.com"]}, "fail", "not allowed: aes128-ctr, aes192-ctr, aes256-ctr"),
-    ({"key": "ciphers", "allowed": ["chacha20-poly1305@openssh.com", "aes128-ctr", "aes192-ctr", "aes256-ctr",
-                                    "aes128-gcm@openssh.com", "aes256-gcm@openssh.com"]}, "pass", ""),
-    ({"key": "allowgroups", "required": ["ssh-users", "admins"]}, "pass", ""),
-    ({"key": "allowgroups", "required": ["ssh-users", "ops"]}, "fail", "missing: ops"),
-    ({"key": "denygroups", "required": ["nobody"]}, "fail", "missing: nobody"),
-    ({"key": "nosuchkeyword", "expected": "1"}, "fail", "nosuchkeyword is not in sshd -T output"),
-    ({"key": "acceptenv", "expected": "LANG LC_*"}, "pass", ""),
-])
-def test_sshd(fields, status, reason):
-    got_status, observed, got_reason = evaluate_sshd(control("sshd", **fields), parse_sshd_t(SSHD_T))
-    assert (got_status, got_reason) == (status, reason)
-
-
-def test_sshd_observed_items():
-    status, observed, reason = evaluate_sshd(control("sshd", key="allowgroups", required=["admins"]),
-                                             parse_sshd_t(SSHD_T))
-    assert (status, reason) == ("pass", "")
-    assert observed == ["ssh-users", "admins"]
-
-
-# --- sysctl, modules -------------------------------------------------------------
-
-def test_sysctl_whitespace_normalised():
-    c = control("sysctl", key="net.ipv4.tcp_rmem", expected="4096 131072 6291456")
-    assert evaluate_sysctl(c, "4096\t131072\t6291456\n") == ("pass", "4096 131072 6291456", "")
-    assert evaluate_sysctl(control("sysctl", key="net.ipv4.ip_forward", expected=1), "0\n") == (
-        "fail", "0", "net.ipv4.ip_forward is 0")
-
-
-NOT_FOUND = (1, "", "modprobe: FATAL: Module cramfs not found in directory /lib/modules/6.1.0-25-amd64\n")
-SHOWCONFIG = "alias net_pf_38 off\nblacklist cramfs\ninstall cramfs /bin/false\ninstall usb_storage /bin/true\nblacklist dccp\n"
-
-
-@pytest.mark.parametrize("module, dry_run, loaded, status, observed, reason", [
-    ("cramfs", (0, "install /bin/false \n", ""), set(), "pass", "install /bin/false", ""),
-    ("usb-storage", (0, "install /usr/bin/true\n", ""), set(), "pass", "install /usr/bin/true", ""),
-    ("cramfs", (0, "insmod /lib/modules/6.1.0-25-amd64/kernel/fs/cramfs/cramfs.ko \n", ""), set(), "fail",
-     "insmod /lib/modules/6.1.0-25-amd64/kernel/fs/cramfs/cramfs.ko", "modprobe would load it"),
-    ("cramfs", (0, "builtin cramfs\n", ""), set(), "fail", "builtin", "built into the kernel: cannot be blocked"),
-    ("cramfs", NOT_FOUND, set(), "pass",
-     "install cramfs /bin/false (module not found for this kernel; judged by modprobe configuration)", ""),
-    ("dccp", NOT_FOUND, set(), "pass",
-     "blacklist dccp (module not found for this kernel; judged by modprobe configuration)", ""),
-    ("usb-storage", NOT_FOUND, set(), "pass",
-     "install usb_storage /bin/true (module not found for this kernel; judged by modprobe configuration)", ""),
-    ("sctp", (1, "", "modprobe: FATAL: Module sctp not found in directory /lib/modules/6.1.0-25-amd64\n"), set(),
-     "fail", "not blocked", "no install /bin/false|true or blacklist line in the modprobe configuration "
-     "(modprobe -n: modprobe: FATAL: Module sctp not found in directory /lib/modules/6.1.0-25-amd64)"),
-    ("usb-storage", (0, "install /bin/true\n", ""), {"usb_storage", "uas"}, "fail", "install /bin/true; loaded now",
-     "loaded now"),
-    ("usb-storage", (0, "", ""), {"usb_storage"}, "fail", "not blocked; loaded now", "loaded now"),
-])
-def test_module_blocked(module, dry_run, loaded, status, observed, reason):
-    showconfig = SHOWCONFIG if dry_run[0] else None
-    assert evaluate_module_blocked(module, dry_run, showconfig, loaded) == (status, observed, reason)
-
-
-def test_proc_modules():
-    text = "overlay 151552 0 - Live 0x0000000000000000\nbr_netfilter 32768 0 - Live 0x0000000000000000\n"
-    assert hc.parse_proc_modules(text) == {"overlay", "br_netfilter"}
-
-
-# --- files, services -----------------------------------------------------------
-
-@pytest.mark.parametrize("mode, fields, status, reason", [
-    (0o640, {"mode": "0640", "owner": "root", "group": "shadow"}, "pass", ""),
-    (0o600, {"mode": "0640"}, "pass", ""),
-    (0o644, {"mode": "0640"}, "fail", "mode 0644 has bits 0004 beyond 0640"),
-    (0o4755, {"mode": "0755"}, "fail", "mode 4755 has bits 4000 beyond 0755"),
-    (0o640, {"owner": "0", "group": "42"}, "pass", ""),
-    (0o640, {"owner": "daemon"}, "fail", "owner is root"),
-])
-def test_file(mode, fields, status, reason):
-    info = {"mode": mode, "owner": "root", "uid": 0, "group": "shadow", "gid": 42}
-    got = evaluate_file(control("file", path="/etc/shadow", **fields), info, None)
-    assert got[0] == status and got[2] == reason and got[1]["mode"] == "%04o" % mode
-
-
-def test_file_contains():
-    info = {"mode": 0o644, "owner": "root", "uid": 0, "group": "root", "gid": 0}
-    c = control("file", path="/etc/issue.net", contains="Authorized use only")
-    assert evaluate_file(c, info, "Authorized use only.\n")[0] == "pass"
-    status, observed, reason = evaluate_file(c, info, "Debian GNU/Linux 12\n")
-    assert status == "fail" and observed["contains"] is False and reason == "does not contain 'Authorized use only'"
-
-
-SYSTEMCTL_SHOW = """LoadState=loaded
-ActiveState=active
-UnitFileState=enabled
-
-LoadState=not-found
-ActiveState=inactive
-UnitFileState=
-
-LoadState=masked
-ActiveState=inactive
-UnitFileState=masked
-
-LoadState=loaded
-ActiveState=inactive
-UnitFileState=static
-"""
-
-
-def test_systemctl_show_blocks_keep_empty_units():
-    blocks = parse_systemctl_show(SYSTEMCTL_SHOW)
-    assert len(blocks) == 4 and blocks[1] == {"LoadState": "not-found", "ActiveState": "inactive", "UnitFileState": ""}
-
-
-@pytest.mark.parametrize("block, fields, status, reason", [
-    (0, {"enabled": True, "active": True}, "pass", ""),
-    (0, {"enabled": False}, "fail", "enabled (expected disabled)"),
-    (1, {"enabled": False, "active": False}, "pass", "not installed"),
-    (1, {"active": True}, "fail", "not installed"),
-    (2, {"enabled": False, "active": False}, "pass", ""),
-    (2, {"active": True}, "fail", "inactive (expected active)"),
-    (3, {"enabled": True}, "pass", ""),
-])
-def test_service(block, fields, status, reason):
-    props = parse_systemctl_show(SYSTEMCTL_SHOW)[block]
-    got = evaluate_service(control("service", name="x.service", **fields), props)
-    assert (got[0], got[2]) == (status, reason)
-
-
-# --- nftables ----------------------------------------------------------------------
-
-def test_nft_accepted_ports_follow_sets_ranges_and_jumps():
-    ports = nft_accepted_ports(NFT_JSON)
-    assert ports["tcp"] == [(22, 22), (2222, 2222), (2379, 2380), (6443, 6443), (9100, 9100), (10250, 10250),
-                            (30000, 32767)]
-    assert ports["udp"] == [(8472, 8472), (51820, 51820)]
-
-
-def test_nft_th_dport_with_l4proto_set():
-    doc = {"nftables": [
-        {"chain": {"name": "in", "hook": "input", "policy": "drop"}},
-        {"rule": {"chain": "in", "expr": [
-            {"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": {"set": ["tcp", "udp"]}}},
-            {"match": {"op": "==", "left": {"payload": {"protocol": "th", "field": "dport"}}, "right": 53}},
-            {"counter": {"packets": 0, "bytes": 0}}, {"accept": None}]}},
-    ]}
-    assert nft_accepted_ports(doc) == {"tcp": [(53, 53)], "udp": [(53, 53)]}
-
-
-def test_nftables_pass_and_fail():
-    ok = control("nftables", family="inet", table="edgefleet", chains={"input": "drop", "forward": "drop"},
-                 tcp_ports=[22, 6443, 10250, 2379, 31000, 9100], udp_ports=[8472])
-    status, observed, reason = evaluate_nftables(ok, NFT_JSON)
-    assert (status, reason) == ("pass", "")
-    assert observed["chains"] == {"input": "drop", "forward": "drop", "output": "accept"}
-    assert observed["tcp_ports"] == [22, 2222, "2379-2380", 6443, 9100, 10250, "30000-32767"]
-    bad = control("nftables", family="inet", table="edgefleet", chains={"output": "drop", "extra": "drop",
-                                                                        "prerouting": "accept"},
-                  tcp_ports=[9999, 22], udp_ports=[123])
-    status, observed, reason = evaluate_nftables(bad, NFT_JSON)
-    assert observed["tcp_ports"][0] == 22
-    assert status == "fail"
-    assert reason == ("chain output policy accept; chain extra policy none (not a base chain); chain prerouting missing; "
-                      "tcp ports not accepted on input: 9999; udp ports not accepted on input: 123")
-
-
-# --- config files ------------------------------------------------------------------
-
-def test_config_last_value_wins_across_includes():
-    files = [("/etc/login.defs", "# comment\nPASS_MAX_DAYS\t99999\nUMASK 022\n"),
-             ("/etc/login.defs.d/10.conf", "UMASK   027\n")]
-    assert evaluate_config(control("config", path="/etc/login.defs", key="UMASK", expected="027"), files) == (
-        "pass", "027", "")
-    assert evaluate_config(control("config", path="/etc/login.defs", key="PASS_MAX_DAYS", expected=365), files) == (
-        "fail", "99999", "PASS_MAX_DAYS is 99999 in /etc/login.defs")
-    assert evaluate_config(control("config", path="/etc/login.defs", key="ENCRYPT_METHOD", expected="YESCRYPT"),
-                           files) == ("fail", None, "ENCRYPT_METHOD not set")
-
-
-def test_config_equals_separator_and_sections():
-    text = "[Time]\nNTP=pool.example\n#FallbackNTP=x\n[Other]\nNTP=other\n"
-    c = control("config", path="/etc/systemd/timesyncd.conf", section="Time", key="NTP", expected="pool.example")
-    assert evaluate_config(c, [("/etc/systemd/timesyncd.conf", text)])[0] == "pass"
-    kv = "key = value with  spaces\nother=1\n"
-    assert evaluate_config(control("config", path="/x", key="key", expected="value with spaces"), [("/x", kv)])[0] == "pass"
-    colon = "Storage: persistent\n"
-    c = control("config", path="/y", key="Storage", expected="persistent", separator=":")
-    assert evaluate_config(c, [("/y", colon)])[0] == "pass"
-
-
-def test_systemd_config_takes_the_drop_in():
-    c = control("systemd_config", config="systemd/journald.conf", section="Journal", key="Storage", expected="persistent")
-    assert evaluate_systemd_config(c, CAT_CONFIG) == ("pass", "persistent", "")
-    c = control("systemd_config", config="systemd/journald.conf", section="Journal", key="SystemMaxUse", expected="1G")
-    assert evaluate_systemd_config(c, CAT_CONFIG) == (
-        "fail", "500M", "[Journal] SystemMaxUse is 500M in /etc/systemd/journald.conf.d/50-edgefleet.conf")
-    c = control("systemd_config", config="systemd/journald.conf", section="Journal", key="Compress", expected="yes")
-    assert evaluate_systemd_config(c, CAT_CONFIG)[0] == "fail"
-
-
-def test_apt_config():
-    values = parse_apt_dump(APT_DUMP)
-    assert evaluate_apt_config(control("apt_config", key="APT::Periodic::Unattended-Upgrade", expected=1), values) == (
-        "pass", "1", "")
-    assert evaluate_apt_config(control("apt_config", key="apt::install-recommends", expected="0"), values) == (
-        "fail", "1", "apt::install-recommends is 1")
-    assert evaluate_apt_config(control("apt_config", key="APT::Periodic::AutocleanInterval", expected="7"),
-                               values)[0] == "fail"
-
-
-# --- pam, audit, limits ----------------------------------------------------------------
-
-COMMON_AUTH = """#
-# /etc/pam.d/common-auth - authentication settings common to all services
-auth	required			pam_faillock.so preauth silent deny=5 unlock_time=900
-auth	[success=1 default=ignore]	pam_unix.so nullok
-auth	[default=die]			pam_faillock.so authfail
-auth	requisite			pam_deny.so
-auth	required			pam_permit.so
-# pam_faillock.so authsucc
-"""
-
-
-def test_parse_pam_line():
-    assert parse_pam_line("auth\t[success=1 default=ignore]\tpam_unix.so nullok") == {
-        "type": "auth", "control": "[success=1 default=ignore]", "module": "pam_unix.so", "args": "nullok"}
-    assert parse_pam_line("-session optional pam_systemd.so")["type"] == "session"
-    assert parse_pam_line("@include common-auth")["control"] == "include"
-    assert parse_pam_line("   # comment") is None
-
-
-def test_pam():
-    entries = [("/etc/pam.d/common-auth", raw, parse_pam_line(raw)) for raw in COMMON_AUTH.splitlines()
-               if parse_pam_line(raw)]
-    c = control("pam", file="/etc/pam.d/common-auth", module="pam_faillock.so", args=["preauth", "deny=5"])
-    status, observed, reason = evaluate_pam(c, entries)
-    assert (status, reason) == ("pass", "") and len(observed) == 2
-    assert observed[0] == "/etc/pam.d/common-auth: auth required pam_faillock.so preauth silent deny=5 unlock_time=900"
-    c = control("pam", file="/etc/pam.d/common-auth", module="pam_faillock.so", args=["authsucc"])
-    assert evaluate_pam(c, entries)[2] == "no pam_faillock.so line with authsucc"
-    c = control("pam", file="/etc/pam.d/common-auth", module="/usr/lib/x86_64-linux-gnu/security/pam_pwquality.so")
-    assert evaluate_pam(c, entries) == ("fail", [], "pam_pwquality.so not used")
-
-
-def test_audit_rules():
-    keys = parse_audit_keys(AUDITCTL)
-    assert keys == ["identity", "logins", "time-change"]
-    assert evaluate_audit_rules(control("audit_rules", keys=["identity", "time-change"]), keys) == (
-        "pass", ["identity", "time-change"], "")
-    assert evaluate_audit_rules(control("audit_rules", keys=["identity", "perm_mod"]), keys) == (
-        "fail", ["identity"], "no loaded rule with key: perm_mod")
-    assert parse_audit_keys("No rules\n") == []
-
-
-LIMITS = [("/etc/security/limits.conf", "#*               soft    core            0\n*  hard  nproc  4096\n"),
-          ("/etc/security/limits.d/10-core.conf", "*    -    core    0   # no dumps\n"),
-          ("/etc/security/limits.d/20-k3s.conf", "root soft nofile 1048576\n*  soft  core  unlimited\n")]
-
-
-def test_limits_last_match_wins_and_dash_sets_both():
-    assert evaluate_limits(control("limits", domain="*", type="hard", item="core", expected=0), LIMITS) == ("pass", "0", "")
-    assert evaluate_limits(control("limits", domain="*", type="-", item="core", expected=0), LIMITS) == (
-        "fail", {"soft": "unlimited", "hard": "0"}, "* core: soft unlimited")
-    assert evaluate_limits(control("limits", domain="*", type="soft", item="nofile", expected=1024), LIMITS) == (
-        "fail", None, "* nofile: soft not set")
-    assert evaluate_limits(control("limits", domain="*", type="hard", item="nproc", expected=4096), LIMITS)[0] == "pass"
+from ansible_collections.edgefleet.platform.plugins.module_utils.hardening_observer import Unobservable
+from ansible_collections.edgefleet.platform.plugins.module_utils.hardening_policy import AREAS
+from ansible_collections.edgefleet.platform.tests.unit.plugins.module_utils.test_hardening_evaluators import SSHD_T
+
+# /etc/os-release of Debian 12 and of Rocky Linux 9 (excerpts).
+DEBIAN_OS_RELEASE = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n'
+ROCKY_OS_RELEASE = 'NAME="Rocky Linux"\nVERSION="9.4 (Blue Onyx)"\nID="rocky"\nID_LIKE="rhel centos fedora"\n'
+# /proc/mounts of a Debian 12 VM with a UDF optical disc mounted (excerpt).
+PROC_MOUNTS = ("sysfs /sys sysfs rw,nosuid,nodev,noexec,relatime 0 0\nproc /proc proc rw,relatime 0 0\n"
+               "/dev/vda1 / ext4 rw,relatime,errors=remount-ro 0 0\n/dev/sr0 /media/cdrom0 udf ro,nosuid,nodev 0 0\n")
+
+
+class Runner:
+    """Canned command results; an unexpected command is an error, as on a host without it."""
+
+    def __init__(self, commands):
+        self.commands = commands
+        self.calls = []
+
+    def __call__(self, argv):
+        self.calls.append(tuple(argv))
+        return self.commands.get(tuple(argv), (127, "", "unexpected command %s" % " ".join(argv)))
+
+
+@pytest.fixture
+def host(tmp_path):
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/os-release").write_text(DEBIAN_OS_RELEASE)
+    (tmp_path / "proc").mkdir()
+    (tmp_path / "proc/mounts").write_text(PROC_MOUNTS)
+    runner = Runner({("/usr/sbin/sshd", "-T"): (0, SSHD_T, "")})
+    h = Host(runner, lambda name: "/usr/sbin/" + name if name == "sshd" else None, root=str(tmp_path))
+    h.runner = runner
+    return h
+
+
+ONLY_SSH = {area + "_enabled": area == "ssh" for area in AREAS}
+
+
+def test_settings_to_verdicts_with_skipped_controls_waived_and_not_observed(host):
+    report = audit_settings(dict(ONLY_SSH, skip_controls=["SSH-01", "SSH-07"]), host, container=False)
+    by_id = {c["id"]: c for c in report["controls"]}
+    assert by_id["SSH-01"] == {"id": "SSH-01", "area": "ssh", "title": "password authentication off", "status": "waived",
+                               "expected": "no", "observed": None, "reason": "in os_hardening_skip_controls"}
+    assert by_id["SSH-06"]["status"] == "fail" and by_id["SSH-06"]["observed"] == "6"  # maxauthtries 6 in SSHD_T
+    assert by_id["SSH-02"]["status"] == "pass"  # without-password is prohibit-password
+    assert report["summary"]["waived"] == 2
+    assert "SSH-01" not in report["failed_ids"] and "SSH-06" in report["failed_ids"]
+    assert host.runner.calls == [("/usr/sbin/sshd", "-T")]  # one sshd -T for every SSH control
+
+
+def test_os_family_and_mounts_come_from_the_host(host, tmp_path):
+    only_modules = dict(ONLY_SSH, ssh_enabled=False, modules_enabled=True)
+    ids = [c["id"] for c in audit_settings(only_modules, host, container=True)["controls"]]
+    assert "MOD-udf" not in ids and "MOD-cramfs" in ids  # udf is mounted: never blocked
+    (tmp_path / "etc/os-release").write_text(ROCKY_OS_RELEASE)
+    pam = dict(ONLY_SSH, ssh_enabled=False, pam_enabled=True)
+    report = audit_settings(pam, Host(Runner({}), lambda name: None, root=str(tmp_path)), container=False)
+    assert {c["id"]: c for c in report["controls"]}["PAM-01"]["expected"]["module"] == "pam_faillock.so"
+    (tmp_path / "etc/os-release").write_text('ID=nixos\n')
+    with pytest.raises(Unobservable, match="OS family unknown"):
+        audit_settings(pam, Host(Runner({}), lambda name: None, root=str(tmp_path)))
+
+
+def test_bad_settings_fail_before_anything_is_observed(host):
+    with pytest.raises(SettingsError, match="ssh_max_auth_tries: must be an integer"):
+        audit_settings({"ssh_max_auth_tries": "many"}, host)
+    with pytest.raises(SettingsError, match="os_family"):
+        audit_settings(ONLY_SSH, host, os_family="Suse")
+    assert host.runner.calls == []
+
+
+def test_extra_controls_are_added_after_the_catalogue(host):
+    extra = [{"id": "SITE-01", "area": "site", "title": "site banner keyword", "check": "sshd", "key": "maxstartups",
+              "expected": "10:30:100"}]
+    report = audit_settings(ONLY_SSH, host, container=False, extra=extra)
+    assert report["controls"][-1]["id"] == "SITE-01" and report["controls"][-1]["status"] == "pass"
+
+
+def test_controls_given_as_data_with_skips(host):
+    controls = [{"id": "A-01", "area": "a", "title": "t", "check": "sshd", "key": "x11forwarding", "expected": "no"}]
+    report = audit(controls, host, container=False, skip=["A-01"])
+    assert report["controls"][0]["status"] == "waived" and host.runner.calls == []

@@ -12,8 +12,9 @@ import pytest
 from ansible.module_utils import basic
 
 from ansible_collections.edgefleet.platform.plugins.modules import os_hardening_audit
+from ansible_collections.edgefleet.platform.plugins.module_utils.hardening_policy import AREAS
 from ansible_collections.edgefleet.platform.tests.unit.module_runner import run_module
-from ansible_collections.edgefleet.platform.tests.unit.plugins.module_utils.test_hardening_checks import (
+from ansible_collections.edgefleet.platform.tests.unit.plugins.module_utils.test_hardening_evaluators import (
     APT_DUMP,
     AUDITCTL,
     CAT_CONFIG,
@@ -262,3 +263,30 @@ def test_bad_input_fails_naming_id_and_field_before_anything_runs(host, bad, mes
     assert failed and result["msg"].startswith(message), result["msg"]
     assert result["field"] == field
     assert host.calls == []
+
+
+SSH_ONLY = {area + "_enabled": area == "ssh" for area in AREAS}
+
+
+def test_controls_derived_from_the_roles_settings(host):
+    failed, result = run_module(os_hardening_audit.main, {
+        "settings": dict(SSH_ONLY, ssh_max_auth_tries=6, skip_controls=["SSH-07"], ssh_log_level="INFO"), "os_family": "Debian",
+        "controls": [c("SYS-01", "sysctl", key="net.ipv4.ip_forward", expected="1")], "container": "no"})
+    assert not failed, result
+    by_id = {r["id"]: r for r in result["report"]["controls"]}
+    assert [r["id"] for r in result["report"]["controls"]][-1] == "SYS-01"  # given controls come last
+    assert by_id["SSH-06"]["status"] == "pass" and by_id["SSH-06"]["expected"] == "6"
+    assert by_id["SSH-01"]["status"] == "fail"
+    assert (by_id["SSH-07"]["status"], by_id["SSH-07"]["reason"]) == ("waived", "in os_hardening_skip_controls")
+    assert host.calls == [("sshd", "-T")]
+
+
+def test_a_bad_setting_is_named_before_anything_runs(host):
+    failed, result = run_module(os_hardening_audit.main, {"settings": {"ssh_max_auth_tries": "six"}})
+    assert failed and result["msg"] == "settings.ssh_max_auth_tries: must be an integer, got str 'six'"
+    assert result["setting"] == "ssh_max_auth_tries" and host.calls == []
+
+
+def test_settings_or_controls_required(host):
+    failed, result = run_module(os_hardening_audit.main, {})
+    assert failed and "one of the following is required: settings, controls" in result["msg"]
