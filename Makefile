@@ -136,6 +136,10 @@ clean:
 
 # --- the lab: IPC stand-ins as podman containers (see README) ----------------
 ANSIBLE_ENV = PATH="$(BIN):$$PATH" ANSIBLE_COLLECTIONS_PATH="$(BUILD)" CONTAINERS_CONF="$(ROOT)/lab/containers.conf"
+# Molecule's prerun installs the collection into $ANSIBLE_HOME/collections: a
+# home of the project's own, so no stale copy lands in ~/.ansible, where it would
+# shadow the tree for ansible-lint and ad-hoc runs.
+MOLECULE_ENV = $(ANSIBLE_ENV) ANSIBLE_HOME="$(BUILD)/molecule-home"
 LAB_FLEET ?= $(ROOT)/lab/fleet.yml
 
 images:
@@ -161,7 +165,7 @@ lab-down: venv tree
 # smoke run for development, not in the default list.
 SCENARIOS ?= os_hardening k3s_single vm k3s_real
 molecule: venv tree images vm-image
-	$(ANSIBLE_ENV) bash hack/molecule-all.sh $(SCENARIOS)
+	$(MOLECULE_ENV) bash hack/molecule-all.sh $(SCENARIOS)
 
 vm-image:
 	bash lab/vm/build-image.sh >/dev/null
@@ -184,7 +188,7 @@ lab-test: venv tree images
 # made before the background started (a rebuilt tree under a running scenario
 # would pull its files away).
 molecule-lab: venv tree images vm-image
-	$(ANSIBLE_ENV) MAKE="$(MAKE)" MOLECULE_THEN=lab-test-run bash hack/molecule-all.sh $(SCENARIOS)
+	$(MOLECULE_ENV) MAKE="$(MAKE)" MOLECULE_THEN=lab-test-run bash hack/molecule-all.sh $(SCENARIOS)
 
 lab-test-run:
 	$(LAB_TEST)

@@ -26,7 +26,8 @@ It prints, per size, the wall time, the CPU time of the controller (the ansible-
 tree) and of the IPCs (their containers' cgroups), the ratios to the smallest size, and the
 transactions, as a Markdown table. On this machine the IPCs share the controller's cores, so the wall
 time also carries the IPCs' own work, which a real fleet does on its own CPUs in parallel: the
-controller's CPU is the part that grows with the fleet wherever it runs. Timings are never asserted; the exit status is non-zero only when a stage fails for an IPC or a
+controller's CPU is the part that grows with the fleet wherever it runs. Timings are never asserted;
+the exit status is non-zero only when a stage fails for an IPC or a
 device does not end in the expected state.
 """
 
@@ -71,7 +72,7 @@ def fleet_file(path: Path, size: int, tag: str) -> None:
             "topology": "single_node" if size == 1 else "multi_node",
             "cluster": {"name": "bench-%s%d" % (tag, size), "platform": "k3s",
                         "workloads": [{"name": "gateway", "type": "medium"}]},
-            "ipcs": [{"role": "control", "debian": 12} for _ in range(size)],
+            "ipcs": [{"role": "control", "debian": 12}] * size,
         }],
     }))
 
@@ -147,7 +148,7 @@ def run(cmd, env, cwd, log: Path) -> tuple:
     start = time.monotonic()
     with open(log, "w") as out:
         proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(proc.pid, 0)
+        status, usage = os.wait4(proc.pid, 0)[1:]
     elapsed = time.monotonic() - start
     rc = os.waitstatus_to_exitcode(status)
     if rc != 0:
@@ -205,7 +206,7 @@ def measure(tree: Path, env: dict, work: Path, size: int, stages: list, forks: i
 
 
 def table(title: str, rows: list, stage: str) -> None:
-    base_wall, _, base_cpu, _ = rows[0][1][stage]
+    base_wall, base_cpu = rows[0][1][stage][0], rows[0][1][stage][2]
     print("\n%s\n" % title)
     print("| IPCs | wall s | ratio | controller CPU s | ratio | CPU s in the IPCs | ZTP write transactions |")
     print("|---:|---:|---:|---:|---:|---:|---:|")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import typing as t
 
 from ansible.errors import AnsibleFilterError
-
 from ansible_collections.edgefleet.platform.plugins.module_utils import hardening_controls as controls
 from ansible_collections.edgefleet.platform.plugins.module_utils import hardening_policy as policy
 

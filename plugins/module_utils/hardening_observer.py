@@ -28,9 +28,9 @@ from ansible_collections.edgefleet.platform.plugins.module_utils.hardening_evalu
     parse_apt_dump,
     parse_apt_policy,
     parse_apt_sources,
+    parse_audit_keys,
     parse_dpkg_filters,
     parse_dpkg_verify,
-    parse_audit_keys,
     parse_os_release,
     parse_pam_line,
     parse_proc_modules,
@@ -103,7 +103,7 @@ class Host:
             except FileNotFoundError:
                 return None
             except OSError as exc:
-                raise Unobservable(FAIL, "cannot read %s: %s" % (path, exc.strerror or exc))
+                raise Unobservable(FAIL, "cannot read %s: %s" % (path, exc.strerror or exc)) from None
         return self._once(("read", path), read)
 
     def is_container(self) -> bool:
@@ -165,9 +165,9 @@ class Host:
         try:
             st = os.stat(self.path(path))
         except FileNotFoundError:
-            raise Unobservable(FAIL, "%s missing" % path)
+            raise Unobservable(FAIL, "%s missing" % path) from None
         except OSError as exc:
-            raise Unobservable(FAIL, "cannot stat %s: %s" % (path, exc.strerror or exc))
+            raise Unobservable(FAIL, "cannot stat %s: %s" % (path, exc.strerror or exc)) from None
         return {"mode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid,
                 "owner": _user(st.st_uid), "group": _group(st.st_gid)}
 
@@ -200,7 +200,7 @@ class Host:
             try:
                 return json.loads(out)
             except ValueError as exc:
-                raise Unobservable(FAIL, "nft -j output is not JSON: %s" % exc)
+                raise Unobservable(FAIL, "nft -j output is not JSON: %s" % exc) from None
         return self._once(("nft", family, table), observe)
 
     def config_files(self, path: str, include: t.Optional[str]) -> t.List[t.Tuple[str, str]]:

@@ -213,10 +213,12 @@ def main() -> None:
     try:
         if p["ssh_algorithms"]:
             ssh = which("ssh")
-            algorithms: t.Optional[t.Dict[str, t.List[str]]] = {} if ssh else None
-            for kind in ("cipher", "mac", "kex") if ssh else ():
-                rc, out, _err = host.run([ssh, "-Q", kind])
-                algorithms[kind] = out.split() if rc == 0 else []
+            algorithms: t.Optional[t.Dict[str, t.List[str]]] = None
+            if ssh:
+                algorithms = {}
+                for kind in ("cipher", "mac", "kex"):
+                    rc, out, _err = host.run([ssh, "-Q", kind])
+                    algorithms[kind] = out.split() if rc == 0 else []
             result["ssh_algorithms"] = algorithms
         result["sysctl"] = sysctl_state(host, p["sysctl"])
         result["units_todo"] = units_todo(host, p["units"])
