@@ -495,7 +495,7 @@ def test_package_files():
     assert (status, reason) == ("fail", "2 package file(s) differ from the package database")
     assert observed == ["changed /usr/lib/os-release", "missing /usr/bin/lastlog"]  # docs, conffiles aside
     clean = "\n".join(line for line in DPKG_VERIFY.splitlines() if "os-release" not in line and "lastlog" not in line)
-    assert evaluate_package_files(c, parse_dpkg_verify(clean), filters) == ("pass", "7 entries checked, none changed", "")
+    assert evaluate_package_files(c, parse_dpkg_verify(clean), filters) == ("pass", "no package file differs", "")
     # without the slim configuration a missing documentation file is a finding
     assert evaluate_package_files(c, parse_dpkg_verify(clean), [])[0] == "fail"
 
