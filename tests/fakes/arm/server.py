@@ -483,7 +483,7 @@ def serve(directory: str, port: int = 0, settle: int = 1) -> t.Tuple[ThreadingHT
     leaf = ca.issue_cert("127.0.0.1", "localhost")
     ca.cert_pem.write_to_path(os.path.join(directory, "ca.pem"))
     # the certificate service principal's credential (a PEM with key and certificate) and its public half
-    client = ca.issue_cert("edgefleet-onboarding.test")
+    client = ca.issue_cert("edgefleet-onboarding.test", key_type=trustme.KeyType.RSA)  # Entra needs RSA
     with open(os.path.join(directory, "client.pem"), "wb") as fh:
         fh.write(client.private_key_pem.bytes() + client.cert_chain_pems[0].bytes())
     os.chmod(os.path.join(directory, "client.pem"), 0o600)

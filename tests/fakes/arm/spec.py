@@ -125,14 +125,14 @@ class Converter:
                 if "$ref" in sub:
                     resolved = self.files.resolve(sub["$ref"], sub_base)[0]
                 if self.mode == "request" and (sub.get("readOnly") or resolved.get("readOnly")):
-                    properties[name] = False  # the server sets it; a client never sends it
+                    properties[name] = {"x-forbidden": "%s is read-only: ARM sets it, a client never sends it" % name}
                     continue
                 if self.mode == "response" and (sub.get("x-ms-secret") or resolved.get("x-ms-secret")):
-                    properties[name] = False  # secrets are write-only
+                    properties[name] = {"x-forbidden": "%s is a secret (x-ms-secret): ARM never returns it" % name}
                     continue
                 properties[name] = self.convert(sub, sub_base)
             out["properties"] = properties
-            req = [r for r in dict.fromkeys(required) if properties.get(r) is not False]
+            req = [r for r in dict.fromkeys(required) if "x-forbidden" not in properties.get(r, {})]
             if req:
                 out["required"] = req
             if additional is None or additional[0] is False:
@@ -149,6 +149,13 @@ class Converter:
         if kind:
             out["type"] = [kind, "null"] if schema.get("x-nullable") else kind
         return out
+
+
+def _forbidden(validator: t.Any, message: str, instance: t.Any, schema: dict) -> t.Iterator[jsonschema.ValidationError]:
+    yield jsonschema.ValidationError(message)
+
+
+StrictValidator = jsonschema.validators.extend(jsonschema.Draft7Validator, {"x-forbidden": _forbidden})
 
 
 class Operation:
@@ -169,12 +176,12 @@ class Operation:
             return self.spec.files.resolve(param["$ref"], self.spec.path)[0]
         return param
 
-    def _validator(self, key: str, schema: dict, mode: str) -> jsonschema.Draft7Validator:
+    def _validator(self, key: str, schema: dict, mode: str) -> t.Any:
         if key not in self._validators:
             conv = Converter(self.spec.files, mode)
             root = conv.convert(schema, self.spec.path)
             root["definitions"] = conv.definitions
-            self._validators[key] = jsonschema.Draft7Validator(root)
+            self._validators[key] = StrictValidator(root)
         return self._validators[key]
 
     def check_request(self, path_params: dict, query: dict, body: t.Any) -> None:
@@ -220,7 +227,7 @@ class Operation:
         # ARM writes an unset optional property as null: in a response that is the same as absent.
         self._check(self._validator("response-" + code, schema, "response"), drop_nulls(body), "response %s body" % code)
 
-    def _check(self, validator: jsonschema.Draft7Validator, body: t.Any, what: str) -> None:
+    def _check(self, validator: t.Any, body: t.Any, what: str) -> None:
         errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
         if errors:
             lines = ["%s at /%s: %s" % (what, "/".join(str(p) for p in e.absolute_path), e.message) for e in errors[:5]]
