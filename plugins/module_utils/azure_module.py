@@ -69,12 +69,12 @@ def _now() -> datetime:
 
 def _client(module: t.Any) -> CloudContext:
     params = module.params
+    ca = params.get("ca_bundle") or os.environ.get("EDGEFLEET_ARM_CA_BUNDLE")
+    if ca:
+        params["ca_bundle"] = ca  # the token endpoint is verified with it too
     found = resolve(params)
     cred = credential(found, params)
     endpoint = params.get("arm_endpoint") or os.environ.get("EDGEFLEET_ARM_ENDPOINT") or PUBLIC_ARM
-    ca = params.get("ca_bundle") or os.environ.get("EDGEFLEET_ARM_CA_BUNDLE")
-    if ca and not params.get("ca_bundle"):
-        params["ca_bundle"] = ca
     client = ArmClient(cred, endpoint, ca_bundle=ca, retries=params["retries"], timeout=params["request_timeout"],
                        lro_timeout=params["wait_timeout"], poll_interval=params["poll_interval"])
     return CloudContext(module, client, found["subscription_id"])
