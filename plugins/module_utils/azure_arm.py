@@ -25,8 +25,8 @@ try:
     from azure.core.polling import LROPoller
     from azure.core.rest import HttpRequest
     from azure.mgmt.core import ARMPipelineClient
-    from azure.mgmt.core.polling.arm_polling import ARMPolling
     from azure.mgmt.core.policies import ARMAutoResourceProviderRegistrationPolicy, ARMChallengeAuthenticationPolicy
+    from azure.mgmt.core.polling.arm_polling import ARMPolling
     HAS_AZURE_MGMT_CORE = True
     AZURE_MGMT_CORE_IMPORT_ERROR = None
 except ImportError as exc:  # the module reports missing_required_lib
@@ -113,10 +113,10 @@ class ArmClient:
             policies.RedirectPolicy(),
         ]
         transport = RequestsTransport(connection_verify=ca_bundle or True, connection_timeout=timeout, read_timeout=timeout)
-        self.client = ARMPipelineClient(base_url=self.endpoint, policies=pipeline_policies, transport=transport)
+        self.client: t.Any = ARMPipelineClient(base_url=self.endpoint, policies=pipeline_policies, transport=transport)
 
-    def _send(self, method: str, path: str, api_version: str, body: t.Any = None) -> t.Any:
-        kwargs: dict = {"params": {"api-version": api_version}}
+    def _send(self, method: str, path: str, api_version: str, body: t.Any = None, params: dict | None = None) -> t.Any:
+        kwargs: dict = {"params": dict(params or {}, **{"api-version": api_version})}
         if body is not None:
             kwargs["json"] = body
         request = HttpRequest(method, self.endpoint + path, **kwargs)
@@ -134,8 +134,8 @@ class ArmClient:
             raise _error_of(response.status_code, response.text())
         return json.loads(response.text())
 
-    def _lro(self, method: str, path: str, api_version: str, body: t.Any, final_state: str) -> dict | None:
-        initial = self._send(method, path, api_version, body)
+    def _lro(self, method: str, path: str, api_version: str, body: t.Any, final_state: str, params: dict | None = None) -> dict | None:
+        initial = self._send(method, path, api_version, body, params)
         status = initial.http_response.status_code
         if status not in (200, 201, 202, 204):
             raise _error_of(status, initial.http_response.text())
@@ -163,5 +163,5 @@ class ArmClient:
     def patch(self, path: str, api_version: str, body: dict, final_state: str = "azure-async-operation") -> dict | None:
         return self._lro("PATCH", path, api_version, body, final_state)
 
-    def delete(self, path: str, api_version: str) -> None:
-        self._lro("DELETE", path, api_version, None, "location")
+    def delete(self, path: str, api_version: str, params: dict | None = None) -> None:
+        self._lro("DELETE", path, api_version, None, "location", params)

@@ -172,7 +172,7 @@ def credential(found: dict, params: t.Mapping[str, t.Any]) -> t.Any:
         common["disable_instance_discovery"] = True
     source = found["source"]
     if source == "cli":
-        return AzureCliCredential(tenant_id=found.get("tenant"))
+        return AzureCliCredential(tenant_id=found.get("tenant") or "")
     if source == "msi":
         return ManagedIdentityCredential(client_id=found.get("client_id"))
     tenant, client = found["tenant"], found["client_id"]

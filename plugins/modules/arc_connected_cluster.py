@@ -168,7 +168,7 @@ breaker_open:
 
 import typing as t
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.edgefleet.platform.plugins.module_utils import arc_onboard as ob
 from ansible_collections.edgefleet.platform.plugins.module_utils.azure_arm import API_VERSIONS, ArmError, cluster_path
 from ansible_collections.edgefleet.platform.plugins.module_utils.azure_module import CLOUD_ARGSPEC, CloudContext, run_cloud
@@ -267,6 +267,8 @@ def main() -> None:
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_if=[("state", "present", ("location", "cluster_config", "private_key_path"))])
+    if not ob.HAS_CRYPTOGRAPHY:
+        module.fail_json(msg=missing_required_lib("cryptography"))
     params = module.params
     params["tags"] = dict((str(k), str(v)) for k, v in (params["tags"] or {}).items())
 
