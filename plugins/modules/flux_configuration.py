@@ -280,6 +280,7 @@ def source(params: dict) -> t.Tuple[str, str, dict]:
                            "timeoutInSeconds": git["timeout"], "httpsUser": git.get("https_user"), "httpsCACert": git.get("https_ca_cert"),
                            "localAuthRef": git.get("local_auth_ref"), "sshKnownHosts": git.get("ssh_known_hosts")})
         return "GitRepository", "gitRepository", body
+    oci = t.cast(dict, oci)  # required_if: one of the two is given
     ref = _drop_none(dict((k, oci.get(k)) for k in ("tag", "semver", "digest")))
     body = _drop_none({"url": oci["url"], "repositoryRef": ref or {"tag": "latest"}, "syncIntervalInSeconds": oci["sync_interval"],
                        "timeoutInSeconds": oci["timeout"], "insecure": oci["insecure"], "useWorkloadIdentity": oci["use_workload_identity"],
@@ -330,7 +331,8 @@ def summary(resource: dict | None) -> dict:
     if resource is None:
         return {"configuration": None}
     props = resource.get("properties") or {}
-    return {"configuration": resource, "compliance_state": props.get("complianceState"), "provisioning_state": props.get("provisioningState")}
+    return {"configuration": resource, "compliance_state": props.get("complianceState"),
+            "provisioning_state": props.get("provisioningState")}
 
 
 def view(props: dict) -> dict:
@@ -440,7 +442,8 @@ def main() -> None:
         for k in params["kustomizations"]:
             unknown = sorted(set(k["depends_on"]) - set(names))
             if unknown:
-                module.fail_json(msg="kustomizations: %s depends on %s, which is not a kustomization of this configuration" % (k["name"], unknown[0]))
+                module.fail_json(msg="kustomizations: %s depends on %s, which is not a kustomization of this configuration"
+                                 % (k["name"], unknown[0]))
 
     def work(ctx: CloudContext) -> dict:
         path = child_path(ctx.subscription_id, params["resource_group"], params["cluster_name"], "fluxConfigurations", params["name"])
