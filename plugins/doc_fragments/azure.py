@@ -104,7 +104,7 @@ options:
       - The circuit breaker this call goes through (see the collection's cloud stage guide).
       - While the site's breaker for O(breaker.dependency) is open, the task fails at once with
         RV(ignore:breaker_open=true) and makes no request. After O(breaker.timeout) seconds one trial call
-        goes through (half-open): success closes the breaker, an outage opens it again.
+        goes through (half-open); success closes the breaker, an outage opens it again.
       - Outages (no answer, 408, 429 or 5xx after the retries) count; refused requests (other 4xx) do not.
       - The breaker's record lives in the ZTP database, so it survives between runs. Check mode never
         writes it.
@@ -134,6 +134,6 @@ requirements:
   - azure-identity >= 1.27
   - azure-mgmt-core >= 1.6
 notes:
-  - These modules call Azure from the host they run on, usually the controller (C(delegate_to: localhost)),
-    so no Azure credential is ever copied to an IPC.
+  - "These modules call Azure from the host they run on, usually the controller (C(delegate_to: localhost)),
+    so no Azure credential is ever copied to an IPC."
 """

@@ -14,7 +14,7 @@ description:
     Resource Manager (api-version 2025-03-01).
   - Reads the extension, compares what O(extension_type), O(release_train), O(version),
     O(auto_upgrade_minor_version) and O(configuration_settings) ask with what ARM has, then creates it
-    (PUT) or changes what differs (PATCH). The extension type and scope cannot change: a different one
+    (PUT) or changes what differs (PATCH). The extension type and scope cannot change; a different one
     fails with a clear message rather than deleting the extension.
   - The extension is created explicitly, never implicitly by a Flux configuration, and the task
     returns once ARM accepted it; waiting for C(provisioningState=Succeeded) is a separate, bounded

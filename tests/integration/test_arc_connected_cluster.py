@@ -14,7 +14,6 @@ import os
 import re
 import stat
 import sys
-import time
 
 import pytest
 
@@ -135,7 +134,7 @@ def test_force_reonboard_deletes_and_onboards_with_a_new_key(arm, tmp_path):
 
 def test_the_private_key_never_appears_at_vvv(arm):
     fake, env, key = arm
-    proc, _ = play(env, key, "-vvv")
+    proc = play(env, key, "-vvv")[0]
     with open(key, encoding="ascii") as fh:
         body = "".join(line.strip() for line in fh if "-----" not in line)
     output = re.sub(r"\s", "", proc.stdout + proc.stderr)

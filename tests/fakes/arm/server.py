@@ -221,7 +221,8 @@ class FakeArm:
         if cluster not in self.resources:
             return "The connected cluster %s does not exist" % cluster.rsplit("/", 1)[-1]
         if kind == "fluxConfigurations":
-            flux = [r for k, r in self.resources.items() if k.startswith(cluster + "/providers/microsoft.kubernetesconfiguration/extensions/")
+            prefix = cluster + "/providers/microsoft.kubernetesconfiguration/extensions/"
+            flux = [r for k, r in self.resources.items() if k.startswith(prefix)
                     and r["properties"].get("extensionType", "").lower() == "microsoft.flux"]
             if not flux:
                 return "The microsoft.flux extension is not installed on cluster %s" % cluster.rsplit("/", 1)[-1]
@@ -239,8 +240,9 @@ class FakeArm:
                 res["identity"] = dict(res["identity"], principalId=str(uuid.uuid4()), tenantId=TENANT)
             keep = (old or {}).get("properties", {})
             same_key = keep.get("agentPublicKeyCertificate") == props.get("agentPublicKeyCertificate")
+            expiry = keep.get("managedIdentityCertificateExpirationTime") if same_key else None
             props.update(kubernetesVersion="1.31.4+k3s1", totalNodeCount=1, totalCoreCount=4, agentVersion="1.24.4",
-                         managedIdentityCertificateExpirationTime=keep.get("managedIdentityCertificateExpirationTime") if same_key and keep.get("managedIdentityCertificateExpirationTime") else now_iso(90 * 86400),
+                         managedIdentityCertificateExpirationTime=expiry or now_iso(90 * 86400),
                          connectivityStatus=keep.get("connectivityStatus", "Connecting") if same_key else "Connecting")
             props["provisioningState"] = "Succeeded"
             internal["connected_after"] = self.settle
@@ -279,9 +281,10 @@ class FakeArm:
         if read:
             internal["reads"] = internal.get("reads", 0) + 1
             props = res["properties"]
-            if "connected_after" in internal and internal["reads"] >= internal["connected_after"] and props.get("connectivityStatus") == "Connecting":
+            settled = internal["reads"] >= internal.get("connected_after", internal.get("compliant_after", 0))
+            if "connected_after" in internal and settled and props.get("connectivityStatus") == "Connecting":
                 props.update(connectivityStatus="Connected", lastConnectivityTime=now_iso())
-            if "compliant_after" in internal and internal["reads"] >= internal["compliant_after"] and props.get("complianceState") == "Pending":
+            if "compliant_after" in internal and settled and props.get("complianceState") == "Pending":
                 props["complianceState"] = "Compliant"
         out = dict((k, v) for k, v in res.items() if k != "_fake")
         if res["type"] == TYPES["connectedClusters"] and version >= "2026-05-01":
@@ -501,12 +504,12 @@ def serve(directory: str, port: int = 0, settle: int = 1) -> t.Tuple[ThreadingHT
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--dir", required=True)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--settle", type=int, default=1, help="reads before Connected / Compliant")
     args = parser.parse_args()
-    httpd, _ = serve(args.dir, args.port, args.settle)
+    httpd = serve(args.dir, args.port, args.settle)[0]
     print("fake ARM on https://127.0.0.1:%d (CA %s)" % (httpd.server_address[1], os.path.join(args.dir, "ca.pem")), flush=True)
     try:
         threading.Event().wait()

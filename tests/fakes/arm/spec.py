@@ -30,7 +30,6 @@ from urllib.parse import unquote
 import jsonschema
 
 
-
 class SpecError(Exception):
     """A request or response does not match the spec."""
 
@@ -41,7 +40,7 @@ def find_specs_root() -> str:
                   os.path.join(os.environ.get("EDGEFLEET_REPO_ROOT") or "", "..", "..", "shared", "specs"),
                   "/work/shared/specs"]
     here = os.path.dirname(os.path.abspath(__file__))
-    for _ in range(10):
+    for _level in range(10):
         candidates.append(os.path.join(here, "shared", "specs"))
         here = os.path.dirname(here)
     for path in candidates:
@@ -65,7 +64,7 @@ class _Files:
 
     def resolve(self, ref: str, base: str) -> t.Tuple[dict, str, str]:
         """(target, file of the target, a unique key) of a $ref seen in file base."""
-        file_part, _, pointer = ref.partition("#")
+        file_part, pointer = (ref.split("#", 1) + [""])[:2]
         path = os.path.normpath(os.path.join(os.path.dirname(base), file_part)) if file_part else base
         node: t.Any = self.load(path)
         for part in pointer.split("/")[1:]:
@@ -99,8 +98,8 @@ class Converter:
         for part in schema.get("allOf", []):
             part_base = base
             if "$ref" in part:
-                part, part_base, _ = self.files.resolve(part["$ref"], base)
-            p, r, a, _ = self._merged(part, part_base)
+                part, part_base = self.files.resolve(part["$ref"], base)[:2]
+            p, r, a, _kind = self._merged(part, part_base)
             props.update(p)
             required.extend(r)
             additional = a if a is not None else additional
@@ -116,7 +115,7 @@ class Converter:
             return self.ref(schema["$ref"], base)
         out: dict = {}
         kind = schema.get("type")
-        props, required, additional, _ = self._merged(schema, base)
+        props, required, additional, _kind = self._merged(schema, base)
         if props or kind == "object" or schema.get("allOf") or additional is not None:
             kind = "object"
             properties = {}
@@ -272,10 +271,12 @@ def load_specs(root: str | None = None) -> t.Dict[str, Spec]:
     root = root or find_specs_root()
     azure = os.path.join(root, "azure")
     files = _Files()
+    hybrid = "hybridkubernetes/resource-manager/Microsoft.Kubernetes/stable/%s/connectedClusters.json"
+    config = "kubernetesconfiguration/resource-manager/Microsoft.KubernetesConfiguration/%s"
     table = {
-        "connectedClusters@2024-01-01": "hybridkubernetes/resource-manager/Microsoft.Kubernetes/stable/2024-01-01/connectedClusters.json",
-        "connectedClusters@2026-05-01": "hybridkubernetes/resource-manager/Microsoft.Kubernetes/stable/2026-05-01/connectedClusters.json",
-        "extensions@2025-03-01": "kubernetesconfiguration/resource-manager/Microsoft.KubernetesConfiguration/extensions/stable/2025-03-01/extensions.json",
-        "fluxConfigurations@2025-04-01": "kubernetesconfiguration/resource-manager/Microsoft.KubernetesConfiguration/fluxConfigurations/stable/2025-04-01/fluxconfiguration.json",
+        "connectedClusters@2024-01-01": hybrid % "2024-01-01",
+        "connectedClusters@2026-05-01": hybrid % "2026-05-01",
+        "extensions@2025-03-01": config % "extensions/stable/2025-03-01/extensions.json",
+        "fluxConfigurations@2025-04-01": config % "fluxConfigurations/stable/2025-04-01/fluxconfiguration.json",
     }
     return dict((key, Spec(os.path.join(azure, rel), files)) for key, rel in table.items())

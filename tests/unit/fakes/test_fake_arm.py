@@ -21,7 +21,13 @@ import urllib.request
 
 import pytest
 
-from ansible_collections.edgefleet.platform.plugins.module_utils.azure_arm import API_VERSIONS, ArmClient, ArmError, child_path, cluster_path
+from ansible_collections.edgefleet.platform.plugins.module_utils.azure_arm import (
+    API_VERSIONS,
+    ArmClient,
+    ArmError,
+    child_path,
+    cluster_path,
+)
 from ansible_collections.edgefleet.platform.plugins.module_utils.azure_auth import credential, resolve
 
 REPO = os.environ.get("EDGEFLEET_REPO_ROOT") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
@@ -200,8 +206,8 @@ def test_extension_and_flux_need_their_parents(fake):
     client.put(CC, CC_V, CLUSTER_BODY)
     with pytest.raises(ArmError, match="microsoft.flux"):
         client.put(FLUX, API_VERSIONS["fluxConfigurations"], flux)
-    client.put(EXT, API_VERSIONS["extensions"], {"properties": {"extensionType": "microsoft.flux",
-                                                                 "configurationProtectedSettings": {"s": "v"}}})
+    extension = {"properties": {"extensionType": "microsoft.flux", "configurationProtectedSettings": {"s": "v"}}}
+    client.put(EXT, API_VERSIONS["extensions"], extension)
     ext = client.get(EXT, API_VERSIONS["extensions"])
     assert "configurationProtectedSettings" not in ext["properties"]
     made = client.put(FLUX, API_VERSIONS["fluxConfigurations"], flux)

@@ -68,4 +68,3 @@ def test_exactly_one_credential_kind():
 def test_a_subscription_is_required(tmp_path):
     with pytest.raises(AzureAuthError, match="no subscription"):
         resolve({"auth_source": "env", "client_id": "a", "secret": "s", "tenant": "t"}, {"HOME": str(tmp_path)})
-

@@ -33,7 +33,7 @@ def test_closed_counts_failures_below_the_threshold():
 
 def test_closed_opens_at_the_threshold():
     rec = fresh()
-    for _ in range(3):
+    for _attempt in range(3):
         rec = cb.failed(rec, T0, "ARM answered 503", threshold=3, timeout=60)
     assert rec["state"] == cb.OPEN and rec["failures"] == 3
     assert rec["opened_at"] == "2026-12-03T09:00:00Z" and rec["next_retry"] == "2026-12-03T09:01:00Z"
@@ -58,12 +58,12 @@ def test_open_goes_half_open_after_the_timeout():
 
 
 def test_half_open_trial_success_closes():
-    _, trial = cb.admit(cb.failed(fresh(), T0, "x", 1, 60), T0 + timedelta(seconds=61))
+    trial = cb.admit(cb.failed(fresh(), T0, "x", 1, 60), T0 + timedelta(seconds=61))[1]
     assert cb.succeeded(trial)["state"] == cb.CLOSED and cb.succeeded(trial)["failures"] == 0
 
 
 def test_half_open_trial_failure_opens_again_for_a_new_timeout():
-    _, trial = cb.admit(cb.failed(fresh(), T0, "x", 1, 60), T0 + timedelta(seconds=61))
+    trial = cb.admit(cb.failed(fresh(), T0, "x", 1, 60), T0 + timedelta(seconds=61))[1]
     assert trial["state"] == cb.HALF_OPEN
     later = T0 + timedelta(seconds=61)
     again = cb.failed(trial, later, "still down", threshold=5, timeout=60)  # below the threshold, still opens
@@ -118,7 +118,7 @@ def test_a_breaker_never_seen_is_closed(store):
 def test_the_whole_cycle_persists(db_url, example):
     with ZtpStore(db_url) as s:
         s.import_data(example, "tester")
-    for _ in range(2):
+    for _run in range(2):
         with ZtpStore(db_url) as s:  # a run each
             decision, rec = ztp_breakers.admit(s, "plant-a", "arm", T0)
             assert decision == cb.CALL
