@@ -69,7 +69,7 @@ options:
     description:
       - The data of the cluster's C(azure-arc/azure-clusterconfig) ConfigMap as read from the cluster
         (for example with M(kubernetes.core.k8s_info)); V({}) when the cluster has no such ConfigMap.
-      - Required with O(state=present): the decision needs both sides.
+      - Required with O(state=present), since the decision needs both sides.
     type: dict
   private_key_path:
     description:
