@@ -17,6 +17,7 @@ import os
 import socket
 import sys
 import time
+from datetime import datetime, timezone
 
 import pytest
 import yaml
@@ -76,7 +77,7 @@ def stage(fleet_, port, fake_dir):
              "arc_connect_read_cluster_config": False, "arc_connect_chart_path": str(tmp / "azure-arc-agents.tgz"),
              "arc_connect_manifests_dir": "%s/manifests/{{ inventory_hostname }}" % tmp, "arc_connect_key_dir": "%s/keys" % tmp,
              "arc_connect_wait_delay": 1, "flux_wait_delay": 1, "flux_url": "https://git.example.com/edge/fleet.git",
-             "arc_connect_breaker_threshold": 1, "arc_connect_breaker_timeout": 3}
+             "arc_connect_breaker_threshold": 1, "arc_connect_breaker_timeout": 15}
     start = time.monotonic()
     proc = run(["ansible-playbook", "-i", str(tmp / "fleet.ztp.yml"), STAGE, "-e", json.dumps(extra)], env, check=False)
     return proc, time.monotonic() - start
@@ -121,7 +122,10 @@ def test_breaker_open_then_half_open_then_closed(fleet, tmp_path):
     assert proc.returncode == 0 and proc.stdout.count("local only") >= 3
     assert "fail fast" in proc.stdout
     # 3. the fake is back and the timeout has passed: half-open trial, closed, workloads_deployed
-    time.sleep(3)
+    with ZtpStore(fleet[0]) as store:
+        retry = max(b["next_retry"] for b in ztp_breakers.breakers(store))
+    time.sleep(max(0.0, (datetime.strptime(retry, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+                         - datetime.now(timezone.utc)).total_seconds() + 1))
     fake = FakeArmProcess(fake_dir, port=port)
     try:
         proc, recovered = stage(fleet, port, fake_dir)
