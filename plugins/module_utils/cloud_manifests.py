@@ -135,6 +135,7 @@ def flux_controllers_manifest(chart_content_b64: str, registry: str | None = Non
 def flux_source_manifest(kind: str, name: str, url: str, ref: dict, interval: str = "10m", secret: str | None = None) -> dict:
     """A GitRepository or OCIRepository (v1) in flux-system."""
     _name("name", name)
+    allowed: t.Tuple[str, ...]
     if kind == "GitRepository":
         allowed, group = ("branch", "tag", "semver", "commit"), "source.toolkit.fluxcd.io/v1"
         if not re.match(r"^(https?|ssh)://|^git@", url or ""):
