@@ -2,6 +2,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The cluster side of the cloud stage, rendered and validated against the CRDs in ../shared/specs.
 
+Outside tests/unit/plugins: it needs jsonschema, which `make compat`'s venvs (plugin units only) do not carry.
+
 The CRDs' OpenAPI v3 schemas are made strict the way the API server's strict field validation is:
 a field a schema does not declare is an error (unless the schema preserves unknown fields).
 """
