@@ -14,8 +14,13 @@ import os
 import re
 import stat
 import sys
+from datetime import datetime, timezone
 
 import pytest
+
+from ansible_collections.edgefleet.platform.plugins.module_utils import cloud_breaker as cb
+from ansible_collections.edgefleet.platform.plugins.module_utils import ztp_breakers
+from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_db import ZtpStore
 
 from .helpers import PLAYBOOKS, recap, run
 
@@ -172,3 +177,35 @@ def test_500_series_fails_after_the_retries(arm):
     proc, result = play(env, key, check=False, arc_retries=2)
     assert proc.returncode != 0 and result["status"] == 503 and result["outage"] is True
     assert requests(fake) == [("GET", 503)] * 3
+
+
+def test_an_open_breaker_fails_fast_without_a_request(arm, tmp_path):
+
+    fake, env, key = arm
+    url = "sqlite:///%s" % (tmp_path / "ztp.db")
+    with ZtpStore(url) as store:
+        store.import_data({"regions": ["emea"], "sites": [{"name": "plant-a", "region": "emea", "topology": "single_node"}]}, "t")
+        ztp_breakers.report(store, cb.new_record("plant-a", "arm"), datetime.now(timezone.utc), "down", threshold=1, timeout=600)
+    breaker = {"site": "plant-a", "database": url, "threshold": 1, "timeout": 600}
+    proc, result = play(env, key, check=False, arc_breaker=breaker)
+    assert proc.returncode != 0 and result["breaker_open"] is True and result["local_only"] is True
+    assert "fail fast" in result["msg"]
+    assert fake.log()["requests"] == []  # not even a token request reached the fake
+
+
+def test_outages_open_the_breaker_and_a_success_closes_it(arm, tmp_path):
+    fake, env, key = arm
+    url = "sqlite:///%s" % (tmp_path / "ztp.db")
+    with ZtpStore(url) as store:
+        store.import_data({"regions": ["emea"], "sites": [{"name": "plant-a", "region": "emea", "topology": "single_node"}]}, "t")
+    breaker = {"site": "plant-a", "database": url, "threshold": 2, "timeout": 0}
+    fake.control("POST", "/_fake/faults", {"path_contains": "connectedClusters", "status": 503, "times": 2})
+    proc, result = play(env, key, check=False, arc_breaker=breaker, arc_retries=0)
+    assert result["breaker"]["state"] == "closed" and result["breaker"]["failures"] == 1
+    proc, result = play(env, key, check=False, arc_breaker=breaker, arc_retries=0)
+    assert result["breaker_open"] is True and result["breaker"]["state"] == "open"
+    # timeout 0: the next call is the half-open trial, and the fake answers again
+    proc, result = play(env, key, arc_breaker=breaker)
+    assert result["action"] == "onboard" and result["breaker"]["state"] == "closed"
+    with ZtpStore(url) as store:
+        assert ztp_breakers.breaker(store, "plant-a", "arm")["state"] == "closed"
