@@ -159,10 +159,19 @@ def resolve(params: t.Mapping[str, t.Any], environ: t.Mapping[str, str] | None =
 
 
 def credential(found: dict, params: t.Mapping[str, t.Any]) -> t.Any:
-    """The azure-identity credential for what resolve() found."""
+    """The azure-identity credential for what resolve() found.
+
+    The token requests get the module's timeout and retries too: an authority
+    that accepts and never answers must not hold a task for azure-core's
+    default of minutes.
+    """
     if not HAS_AZURE_IDENTITY:
         raise AzureAuthError("azure-identity is required: %s" % AZURE_IDENTITY_IMPORT_ERROR)
     common: dict = {}
+    if params.get("request_timeout"):
+        common.update(connection_timeout=params["request_timeout"], read_timeout=params["request_timeout"])
+    if params.get("retries") is not None:
+        common["retry_total"] = params["retries"]
     authority = params.get("authority_host") or os.environ.get("AZURE_AUTHORITY_HOST")
     if authority:
         common["authority"] = authority
