@@ -27,7 +27,6 @@ import sys
 import tempfile
 import threading
 import time
-
 import typing as t
 
 import yaml
@@ -91,8 +90,9 @@ def stage(tmp: str, url: str, port: int, threshold: int, timeout: int) -> float:
              "arc_connect_breaker_threshold": threshold, "arc_connect_breaker_timeout": 3600,
              "arc_connect_request_timeout": timeout}
     start = time.monotonic()
-    proc = subprocess.run(["ansible-playbook", "-i", os.path.join(tmp, "fleet.ztp.yml"), os.path.join(ROOT, "playbooks", "stages", "cloud.yml"),
-                           "-e", json.dumps(extra)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+    play = os.path.join(ROOT, "playbooks", "stages", "cloud.yml")
+    proc = subprocess.run(["ansible-playbook", "-i", os.path.join(tmp, "fleet.ztp.yml"), play, "-e", json.dumps(extra)],
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
     seconds = time.monotonic() - start
     if proc.returncode != 0:
         sys.exit("the cloud stage failed:\n" + proc.stdout[-3000:])
