@@ -25,13 +25,17 @@ class FakeArmProcess:
         self.port_file = os.path.join(directory, "port")
         if os.path.exists(self.port_file):
             os.unlink(self.port_file)
-        self.proc = subprocess.Popen([sys.executable, os.path.join(HERE, "server.py"), "--dir", directory,
-                                      "--port", str(port), "--settle", str(settle)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.time() + 20
+        # its errors go to a file: a pipe nobody reads would block it once full
+        self.errors = os.path.join(directory, "server.err")
+        with open(self.errors, "ab") as err:
+            self.proc = subprocess.Popen([sys.executable, os.path.join(HERE, "server.py"), "--dir", directory,
+                                          "--port", str(port), "--settle", str(settle)],
+                                         stdout=subprocess.DEVNULL, stderr=err)
+        deadline = time.time() + 30
         while not os.path.exists(self.port_file):
             if self.proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError("the fake ARM did not start: %s" % self.proc.stderr.read().decode() if self.proc.stderr else "")
+                with open(self.errors, encoding="utf-8", errors="replace") as fh:
+                    raise RuntimeError("the fake ARM did not start (exit %s): %s" % (self.proc.poll(), fh.read()[-2000:]))
             time.sleep(0.05)
         time.sleep(0.05)
         with open(self.port_file, encoding="utf-8") as fh:
