@@ -51,7 +51,10 @@ def fleet(tmp_path):
             "sites": [{"name": s, "region": "emea", "topology": "single_node"} for s in SITES],
             "clusters": [{"name": s + "-c1", "site": s, "platform": "k3s"} for s in SITES],
             "devices": [{"serial": "SN-%d" % i, "mac": "02:00:00:00:00:%02x" % i, "site": s, "cluster": s + "-c1",
-                         "role": "control", "os_family": "linux", "ip": "127.0.0.1"} for i, s in enumerate(SITES)]}
+                         "role": "control", "os_family": "linux", "ip": "127.0.0.1"} for i, s in enumerate(SITES)]
+            # plant-a's cluster has a worker too: it shares its lead's outcome, one registration per cluster
+            + [{"serial": "SN-9", "mac": "02:00:00:00:00:09", "site": "plant-a", "cluster": "plant-a-c1", "role": "worker",
+                "os_family": "linux", "ip": "127.0.0.1"}]}
     with ZtpStore(url) as store:
         store.import_data(data, "test")
         for state in ("discovered", "os_installed", "configured", "platform_ready"):
@@ -85,7 +88,9 @@ def stage(fleet_, port, fake_dir):
 
 def states(url):
     with ZtpStore(url) as store:
-        return dict((d["site"], d["state"]) for d in store.devices()), dict(
+        devices = store.devices()
+        assert len(set((d["site"], d["state"]) for d in devices)) == len(SITES), "a cluster's nodes disagree"
+        return dict((d["site"], d["state"]) for d in devices), dict(
             (b["site"], b["state"]) for b in ztp_breakers.breakers(store) if b["dependency"] == "arm")
 
 
@@ -100,6 +105,8 @@ def test_cloud_stage_reaches_workloads_deployed(fleet, tmp_path):
         manifest = next((tmp_path / "manifests").glob("plant-a-*")) / "edgefleet-azure-arc.yaml"
         assert oct(manifest.stat().st_mode & 0o777) == "0o600" and "kind: HelmChart" in manifest.read_text()
         assert fake.log()["violations"] == []
+        puts = [r["path"].rsplit("/", 1)[-1] for r in fake.log()["requests"] if r["method"] == "PUT" and r["path"].endswith("-c1")]
+        assert sorted(puts) == ["plant-a-c1", "plant-b-c1", "plant-c-c1"]  # once per cluster, not per node
         print("\ncloud stage, 3 sites, fake ARM up: %.1f s" % seconds)
     finally:
         fake.stop()

@@ -22,6 +22,7 @@ class FakeArmProcess:
 
     def __init__(self, directory: str, port: int = 0, settle: int = 1) -> None:
         self.dir = directory
+        os.makedirs(directory, exist_ok=True)
         self.port_file = os.path.join(directory, "port")
         if os.path.exists(self.port_file):
             os.unlink(self.port_file)
