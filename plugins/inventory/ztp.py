@@ -22,6 +22,11 @@ description:
     through an inventory script, where ansible-core reads it as untrusted again. Printed as a plain
     string it would be trusted there and templated.
   - The database is read with a fixed number of queries per parse, whatever the number of devices.
+  - The cloud circuit breakers of each device's site are host variables too, C(ztp_cloud_breakers) (per
+    cloud dependency its C(state), C(failures), C(opened_at), C(next_retry) and C(last_error)),
+    C(ztp_cloud_state) (V(open) if any breaker of the site is open, else V(half_open) if one is, else
+    V(closed)) and C(ztp_cloud_next_retry); devices of a site with an open breaker are in the group
+    C(cloud_breaker_open).
   - Configuration files must be named C(*.ztp.yml) or C(*.ztp.yaml) (or C(ztp.yml)/C(ztp.yaml)).
 author:
   - Edgefleet platform team (@edgefleet)
@@ -101,6 +106,7 @@ import typing as t
 
 from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_breakers import breakers as read_breakers
 from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_db import (
     ZtpDatabaseError,
     ZtpError,
@@ -143,17 +149,18 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         cache_key = "%s_%s" % (self.get_cache_key(path), digest)
         use_cache = self.get_option("cache") and cache
         update_cache = self.get_option("cache") and not cache
-        devices = None
+        data = None
         if use_cache:
             try:
-                devices = self._cache[cache_key]
+                data = self._cache[cache_key]
             except KeyError:
                 update_cache = True
-        if devices is None:
-            devices = self._fetch(url, filters)
+        if not isinstance(data, dict):  # nothing cached, or a cache written before the breakers
+            data = self._fetch(url, filters)
+            update_cache = update_cache or use_cache
         if update_cache:
-            self._cache[cache_key] = devices
-        self._populate(devices)
+            self._cache[cache_key] = data
+        self._populate(data["devices"], data["breakers"])
 
     def _database_url(self, path):
         """The database option; a template in it sees inventory_dir, so a lab or
@@ -169,14 +176,15 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def _fetch(self, url, filters):
         try:
             with ZtpStore(url, create=False) as store:
-                return store.devices(with_facts=False, **filters)
+                devices = store.devices(with_facts=False, **filters)
+                return {"devices": devices, "breakers": read_breakers(store, sorted(set(d["site"] for d in devices)))}
         except (ZtpDatabaseError, ZtpError) as exc:
             raise AnsibleParserError("edgefleet.platform.ztp: %s" % exc) from None
         except Exception as exc:
             raise AnsibleParserError(
                 "edgefleet.platform.ztp: reading %s failed: %s" % (redact_url(url), scrub(str(exc), url))) from None
 
-    def _populate(self, devices):
+    def _populate(self, devices, breakers=()):
         strict = self.get_option("strict")
         compose = self.get_option("compose")
         groups = self.get_option("groups")
@@ -185,12 +193,14 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         known_groups: dict = {}
         memo: dict = {}
         inventory = t.cast(t.Any, self.inventory)  # set by BaseInventoryPlugin.parse
+        by_site = cloud_vars(breakers)
         for device in devices:
             hostvars = host_vars(device, windows_vars, memo)
+            hostvars.update(trust_plain(by_site.get(device["site"]) or cloud_vars_closed(), memo))
             host = inventory.add_host(hostvars["ztp_hostname"])
             for key, value in hostvars.items():
                 inventory.set_variable(host, key, value)
-            for name in group_names(device):
+            for name in group_names(device) + (["cloud_breaker_open"] if hostvars["ztp_cloud_state"] == "open" else []):
                 group = known_groups.get(name)
                 if group is None:
                     group = known_groups[name] = inventory.add_group(self._sanitize_group_name(name))
@@ -216,6 +226,25 @@ def host_vars(device, windows_vars, memo=None):
     if device.get("os_family") == "windows":
         hostvars.update(windows_vars or {})
     return trust_plain(hostvars, memo)
+
+
+def cloud_vars_closed():
+    return {"ztp_cloud_breakers": {}, "ztp_cloud_state": "closed", "ztp_cloud_next_retry": None}
+
+
+def cloud_vars(breakers):
+    """Per site: the ztp_cloud_* host variables of its breakers."""
+    out: dict = {}
+    rank = {"closed": 0, "half_open": 1, "open": 2}
+    for rec in breakers:
+        site = out.setdefault(rec["site"], cloud_vars_closed())
+        keys = ("state", "failures", "opened_at", "next_retry", "last_error")
+        site["ztp_cloud_breakers"][rec["dependency"]] = dict((k, rec[k]) for k in keys)
+        if rank[rec["state"]] > rank[site["ztp_cloud_state"]]:
+            site["ztp_cloud_state"] = rec["state"]
+        if rec["state"] == "open" and (site["ztp_cloud_next_retry"] is None or rec["next_retry"] < site["ztp_cloud_next_retry"]):
+            site["ztp_cloud_next_retry"] = rec["next_retry"]
+    return out
 
 
 def group_names(device):

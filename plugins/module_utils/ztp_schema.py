@@ -17,7 +17,7 @@ from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_engine impo
     now_iso,
 )
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Migrations: ordered, each a list of statements. {id_pk} and {append_only} differ per engine.
 MIGRATIONS = {
@@ -58,6 +58,12 @@ MIGRATIONS = {
     # The event log is append-only and keeps the name it was written with.
     4: [
         "UPDATE devices SET failed_stage = 'os_install' WHERE failed_stage = 'install_os'",
+    ],
+    # The cloud circuit breakers, one per site and cloud dependency (cloud_breaker, ztp_breakers).
+    5: [
+        "CREATE TABLE cloud_breakers (site TEXT NOT NULL REFERENCES sites(name), dependency TEXT NOT NULL,"
+        " state TEXT NOT NULL, failures INTEGER NOT NULL, opened_at TEXT, next_retry TEXT, last_error TEXT,"
+        " updated_at TEXT NOT NULL, PRIMARY KEY (site, dependency))",
     ],
 }
 

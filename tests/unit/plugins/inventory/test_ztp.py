@@ -151,8 +151,8 @@ def test_one_parse_is_a_constant_number_of_queries(plugin_loader, tmp_path, db_u
     monkeypatch.setattr(ZtpStore, "close", counting_close)
     inventory = parse(plugin_loader, tmp_path, db_url)
     assert len(inventory.hosts) == 153
-    # schema check (2) + devices (1) + MACs (1), whatever the fleet size
-    assert seen == [4]
+    # schema check (2) + devices (1) + MACs (1) + cloud breakers (1), whatever the fleet size
+    assert seen == [5]
 
 
 def test_database_path_relative_to_the_inventory_file(plugin_loader, tmp_path, fleet):
