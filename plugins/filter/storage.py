@@ -1,0 +1,54 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the edgefleet.platform collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Storage decision filters; the rules live in module_utils/storage*.py.
+
+Documentation: storage_plan.yml, storage_disk_action.yml, storage_kernel_check.yml
+and storage_helm_chart.yml next to this plugin.
+"""
+
+from __future__ import annotations
+
+import functools
+import typing as t
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.edgefleet.platform.plugins.module_utils import storage, storage_disks, storage_engines
+
+
+def _filter(func: t.Callable) -> t.Callable:
+    """Bad input and refusals surface as a filter error with the rule's message."""
+
+    @functools.wraps(func)
+    def wrapper(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        try:
+            return func(*args, **kwargs)
+        except (storage_engines.StorageError, storage_disks.DiskError) as exc:
+            # Ansible prefixes the filter name; chaining would repeat the message.
+            raise AnsibleFilterError(str(exc)) from None
+
+    return wrapper
+
+
+def storage_disk_action(lsblk: t.Any, disk: t.Any, engine: t.Any, host: t.Any = "") -> dict[str, t.Any]:
+    return storage_disks.disk_action(lsblk, disk, str(engine), str(host))
+
+
+def storage_kernel_check(release: t.Any, engine: t.Any) -> dict[str, list[str]]:
+    return storage_engines.kernel_check(release, str(engine))
+
+
+FILTERS: dict[str, t.Callable[..., t.Any]] = {
+    "storage_plan": storage.storage_plan,
+    "storage_disk_action": storage_disk_action,
+    "storage_kernel_check": storage_kernel_check,
+    "storage_helm_chart": storage.helm_chart,
+}
+
+
+class FilterModule:
+    """Storage decision filters."""
+
+    def filters(self) -> dict[str, t.Callable]:
+        return {name: _filter(func) for name, func in FILTERS.items()}
