@@ -137,6 +137,8 @@ class DeviceBatch:
         self.stamp = stamp
         self.result = result
         self.known_keys = DEVICE_INPUT_KEYS + ("moves",) if with_moves else DEVICE_INPUT_KEYS
+        # stage write-backs (the data layer's own callers) merge facts by top-level key
+        self.merge_facts = with_moves
 
     def run(self) -> None:
         if not self.items:
@@ -329,6 +331,9 @@ class DeviceBatch:
         for key in ("mac", "macs", "site", "cluster", "role", "os_family", "ip", "facts"):
             if key in p:
                 rec[key] = p[key]
+        if "facts" in p and self.merge_facts and old is not None:
+            # a stage owns the top-level keys it reports; the other stages' keys stay
+            rec["facts"] = dict(old["facts"], **p["facts"])
         if "hardware" in p:
             rec["hardware"].update(p["hardware"])
         if "labels" in p:

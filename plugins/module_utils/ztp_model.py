@@ -59,6 +59,9 @@ STAGE_FLOW = (
     Stage("os_install", "discovered", "os_installed"),
     Stage("configure", "os_installed", "configured"),
     Stage("platform", "configured", "platform_ready"),
+    # distributed or local storage for the cluster: recorded in the device's
+    # facts (storage), no lifecycle state of its own
+    Stage("storage", "platform_ready", "platform_ready"),
     Stage("cloud", "platform_ready", "workloads_deployed"),
     Stage("workloads", "platform_ready", "workloads_deployed"),
     Stage("handoff", "workloads_deployed", "operational"),

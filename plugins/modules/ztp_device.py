@@ -110,7 +110,7 @@ options:
     description:
       - With O(state=failed), the stage that failed. Defaults to the stage the device was working on.
     type: str
-    choices: [discover, os_install, configure, platform, cloud, workloads, handoff]
+    choices: [discover, os_install, configure, platform, storage, cloud, workloads, handoff]
   reason:
     description: Why, recorded in the event log (and as the failure reason for O(state=failed)).
     type: str
