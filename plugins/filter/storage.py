@@ -4,8 +4,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Storage decision filters; the rules live in module_utils/storage*.py.
 
-Documentation: storage_plan.yml, storage_disk_action.yml, storage_kernel_check.yml
-and storage_helm_chart.yml next to this plugin.
+Documentation: one YAML file per filter next to this plugin (storage_plan.yml, ...).
 """
 
 from __future__ import annotations
@@ -31,17 +30,36 @@ def _filter(func: t.Callable) -> t.Callable:
     return wrapper
 
 
-def storage_disk_action(lsblk: t.Any, disk: t.Any, engine: t.Any, host: t.Any = "") -> dict[str, t.Any]:
-    return storage_disks.disk_action(lsblk, disk, str(engine), str(host))
+def storage_disk_actions(lsblk: t.Any, disks: t.Any, engine: t.Any, host: t.Any = "") -> list[dict[str, t.Any]]:
+    """One decision per disk: lsblk[i] is what the device reports for disks[i]."""
+    if not isinstance(lsblk, (list, tuple)) or not isinstance(disks, (list, tuple)) or len(lsblk) != len(disks):
+        raise storage_disks.DiskError("storage_disk_actions needs one lsblk output per disk record")
+    return [storage_disks.disk_action(out, disk, str(engine), str(host)) for out, disk in zip(lsblk, disks)]
+
+
+def storage_disk_records(value: t.Any, host: t.Any = "") -> list[dict[str, t.Any]]:
+    return storage.check_disks(str(host), value)
 
 
 def storage_kernel_check(release: t.Any, engine: t.Any) -> dict[str, list[str]]:
     return storage_engines.kernel_check(release, str(engine))
 
 
+def storage_host_prereqs(facts: t.Any, engine: t.Any) -> dict[str, t.Any]:
+    facts = facts if isinstance(facts, t.Mapping) else {}
+    return storage_engines.host_prereqs(str(engine), facts.get("virtualization_role"), facts.get("virtualization_type"))
+
+
+def storage_multipath_plan(maps: t.Any, installed: t.Any) -> dict[str, t.Any]:
+    return storage_engines.multipath_plan(bool(installed), maps)
+
+
 FILTERS: dict[str, t.Callable[..., t.Any]] = {
+    "storage_host_prereqs": storage_host_prereqs,
+    "storage_multipath_plan": storage_multipath_plan,
     "storage_plan": storage.storage_plan,
-    "storage_disk_action": storage_disk_action,
+    "storage_disk_actions": storage_disk_actions,
+    "storage_disk_records": storage_disk_records,
     "storage_kernel_check": storage_kernel_check,
     "storage_helm_chart": storage.helm_chart,
 }

@@ -313,6 +313,11 @@ def storage_plan(members: t.Any, cluster: t.Any = None, options: t.Any = None) -
     cpus = _min_cpus(storage)
     if engine == "longhorn":
         copies = se.longhorn_replicas(nodes)
+        several = sorted(n for n, d in disks.items() if len(d) > 1)
+        if several:
+            raise StorageError("cluster %s: Longhorn takes one dedicated disk per node (its data path); %s %s more"
+                               " than one in edgefleet_storage_disks: aggregate them with LVM or list one"
+                               % (name, ", ".join(several), "has" if len(several) == 1 else "have"))
     elif engine == "rook_ceph":
         shape = se.rook_shape(nodes, bool(opts["allow_unsupported"]), name)
         copies = shape["pool_size"]

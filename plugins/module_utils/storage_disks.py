@@ -5,7 +5,7 @@
 """What to do with a dedicated storage disk, from what ``lsblk`` reports on it.
 
 Pure Python, no I/O: the storage_disks role reads the disk (``lsblk --json``),
-the ``edgefleet.platform.storage_disk_action`` filter calls ``disk_action``, and
+the ``edgefleet.platform.storage_disk_actions`` filter calls ``disk_action``, and
 the role does only what it returns. The rule: a disk is used as it is when it
 already holds what the engine put there, prepared when it is blank, wiped only
 when its ZTP record allows it and nothing on it is mounted, and otherwise

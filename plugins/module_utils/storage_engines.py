@@ -249,3 +249,56 @@ def kernel_check(release: t.Any, engine: str) -> dict[str, list[str]]:
         warnings.append("kernel %s is older than %d.%d: a volume that crashes during a filesystem freeze can lock"
                         " the node" % (release, recommended[0], recommended[1]))
     return {"problems": problems, "warnings": warnings}
+
+
+# --- what a host needs --------------------------------------------------------------------------
+
+# Debian/Ubuntu packages, kernel modules and services per engine (Longhorn's
+# longhornctl preflight and Rook's prerequisites; research notes A1, A4).
+HOST_PACKAGES = {
+    "longhorn": ["open-iscsi", "nfs-common", "cryptsetup", "dmsetup"],
+    "rook_ceph": ["lvm2", "udev"],
+}
+HOST_MODULES = {"longhorn": ["iscsi_tcp", "dm_crypt"], "rook_ceph": ["rbd"]}
+# Services enabled at boot, and running (udev's unit is static: started only).
+HOST_ENABLE = {"longhorn": ["iscsid.service"]}
+HOST_RUN = {"longhorn": ["iscsid.service"], "rook_ceph": ["systemd-udevd.service"]}
+CONTAINER_TYPES = ("podman", "docker", "container", "lxc", "systemd-nspawn", "containerd", "openvz")
+
+
+def host_prereqs(engine: str, virtualization_role: t.Any = None, virtualization_type: t.Any = None) -> dict[str, t.Any]:
+    """Packages, modules and services of a storage node for the engine.
+
+    In a container the kernel is the host's: modules are listed for boot
+    (modules-load.d) but not loaded, and services that need a kernel interface
+    (iscsid's NETLINK_ISCSI) are enabled, not started; ``waived`` says so.
+    """
+    if engine not in ENGINES:
+        raise StorageError("storage engine %r is not one of %s" % (engine, ", ".join(ENGINES)))
+    container = virtualization_role == "guest" and virtualization_type in CONTAINER_TYPES
+    modules = list(HOST_MODULES.get(engine, []))
+    waived = []
+    if container and modules:
+        waived.append("kernel modules %s: the container shares the host's kernel; listed for boot, not loaded"
+                      % ", ".join(modules))
+    run = list(HOST_RUN.get(engine, []))
+    if container and run:
+        # iscsid needs the host kernel's iscsi_tcp (NETLINK_ISCSI); udev needs a writable /sys
+        waived.append("%s: need the host's kernel; enabled, not started in a container" % ", ".join(run))
+    return {"engine": engine, "container": container, "packages": list(HOST_PACKAGES.get(engine, [])),
+            "modules": modules, "load_modules": not container, "enable": list(HOST_ENABLE.get(engine, [])),
+            "start": [] if container else run, "multipath": engine == "longhorn", "waived": waived}
+
+
+def multipath_plan(installed: bool, maps: t.Any) -> dict[str, t.Any]:
+    """What to do with multipathd on a Longhorn node.
+
+    The drop-in that excludes Longhorn's iSCSI volumes (vendor IET, product
+    VIRTUAL-DISK) is written either way. A host with multipath maps really uses
+    multipath (SAN-booted IPCs): multipathd keeps running and re-reads its
+    configuration. Otherwise a multipathd that is installed is stopped and its
+    socket masked too, or the socket would start it again on the next device.
+    """
+    in_use = bool([line for line in (maps or "").splitlines() if line.strip()]) if isinstance(maps, str) else bool(maps)
+    return {"dropin": True, "in_use": bool(installed and in_use),
+            "stop": bool(installed and not in_use), "reconfigure": bool(installed and in_use)}

@@ -155,3 +155,44 @@ def test_old_kernels():
 def test_unreadable_kernel_release(bad):
     with pytest.raises(se.StorageError, match="kernel release"):
         se.kernel_check(bad, "longhorn")
+
+
+# --- host prerequisites ---------------------------------------------------------------------------
+
+
+def test_longhorn_host_needs():
+    plan = se.host_prereqs("longhorn", "host", "kvm")
+    assert plan["packages"] == ["open-iscsi", "nfs-common", "cryptsetup", "dmsetup"]
+    assert plan["modules"] == ["iscsi_tcp", "dm_crypt"] and plan["load_modules"]
+    assert plan["enable"] == plan["start"] == ["iscsid.service"]
+    assert plan["multipath"] and plan["waived"] == []
+
+
+def test_rook_host_needs():
+    plan = se.host_prereqs("rook_ceph", "guest", "kvm")  # a VM has its own kernel
+    assert plan["packages"] == ["lvm2", "udev"] and plan["modules"] == ["rbd"] and plan["load_modules"]
+    assert plan["start"] == ["systemd-udevd.service"] and not plan["multipath"]
+
+
+def test_a_container_does_not_touch_the_host_kernel():
+    plan = se.host_prereqs("longhorn", "guest", "podman")
+    assert plan["container"] and not plan["load_modules"] and plan["start"] == []
+    assert plan["enable"] == ["iscsid.service"]
+    assert len(plan["waived"]) == 2
+
+
+def test_local_and_none_need_nothing():
+    for engine in ("local", "none"):
+        plan = se.host_prereqs(engine)
+        assert plan["packages"] == plan["modules"] == plan["start"] == [] and not plan["multipath"]
+
+
+@pytest.mark.parametrize("installed, maps, stop, reconfigure", [
+    (False, "", False, False),
+    (True, "", True, False),
+    (True, "mpatha (3600508b4000156d700012000000b0000) dm-0 HP,HSV200\\nsize=10G features='1'", False, True),
+])
+def test_multipath_keeps_a_host_that_uses_it(installed, maps, stop, reconfigure):
+    plan = se.multipath_plan(installed, maps)
+    assert plan["dropin"] is True
+    assert (plan["stop"], plan["reconfigure"], plan["in_use"]) == (stop, reconfigure, reconfigure)
