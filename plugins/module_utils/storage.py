@@ -143,7 +143,7 @@ def data_classes(engine: str, copies: int, options: Mapping) -> dict[str, t.Any]
     """One storage class per data type of the guideline, what runs it, and what it cannot guarantee."""
     classes, jobs, guarantees = [], [], {}
     for data_type, policy in STORAGE_POLICIES.items():
-        name = policy["storage_class"]
+        name = str(policy["storage_class"])
         on_engine = policy["replication"] == "cluster" and engine in ("longhorn", "rook_ceph")
         if engine == "longhorn" and on_engine:
             classes.append(_longhorn_class(name, data_type, policy, copies))
