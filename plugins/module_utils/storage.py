@@ -14,16 +14,15 @@ roles render what it returns. The classes come from ``sizing.STORAGE_POLICIES``
 from __future__ import annotations
 
 import json
-import re
 import typing as t
 from collections.abc import Mapping
 
 from ansible_collections.edgefleet.platform.plugins.module_utils import storage_engines as se
 from ansible_collections.edgefleet.platform.plugins.module_utils.sizing import STORAGE_POLICIES, SizingError, node_name, workload_resources
 from ansible_collections.edgefleet.platform.plugins.module_utils.storage_engines import StorageError
+from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_model import ZtpError
+from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_model import check_disks as check_disk_records
 
-BY_ID = "/dev/disk/by-id/"
-_BY_ID_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+@-]*$")
 
 LONGHORN_NAMESPACE = "longhorn-system"
 ROOK_NAMESPACE = "rook-ceph"
@@ -46,46 +45,24 @@ OPTION_DEFAULTS: dict[str, t.Any] = {
 
 
 def check_disks(host: str, value: t.Any) -> list[dict[str, t.Any]]:
-    """A host's dedicated storage disks: [{id: /dev/disk/by-id/<name>, wipe_allowed: bool}].
-
-    A disk is named by its stable id only (a /dev/sdX name moves between boots);
-    a bare id gets the /dev/disk/by-id/ prefix. ``wipe_allowed`` defaults to false.
-    """
+    """A host's dedicated storage disks: [{id: /dev/disk/by-id/<name>, wipe_allowed: bool}],
+    by the ZTP model's rule (ztp_model.check_disks)."""
     if value is None or value == "":
         return []
-    if not isinstance(value, (list, tuple)):
-        raise StorageError("host %s: storage disks must be a list of {id, wipe_allowed}, got %r" % (host, value))
-    disks, seen = [], set()
-    for index, item in enumerate(value):
-        field = "host %s: storage disks[%d]" % (host, index)
-        if isinstance(item, str):
-            item = {"id": item}
-        if not isinstance(item, Mapping):
-            raise StorageError("%s must be a mapping with id and wipe_allowed, got %r" % (field, item))
-        unknown = sorted(str(k) for k in set(item) - {"id", "wipe_allowed"})
-        if unknown:
-            raise StorageError("%s: unknown key %s (known: id, wipe_allowed)" % (field, unknown[0]))
-        disk_id = item.get("id")
-        if not isinstance(disk_id, str) or not disk_id:
-            raise StorageError("%s: id must be a /dev/disk/by-id/ name, got %r" % (field, disk_id))
-        name = disk_id[len(BY_ID):] if disk_id.startswith(BY_ID) else disk_id
-        if not _BY_ID_NAME.match(name):
-            raise StorageError("%s: id %r is not a /dev/disk/by-id/ name (a /dev/sdX name moves between boots)"
-                               % (field, disk_id))
-        wipe = item.get("wipe_allowed", False)
-        if not isinstance(wipe, bool):
-            raise StorageError("%s: wipe_allowed must be true or false, got %r" % (field, wipe))
-        path = BY_ID + name
-        if path in seen:
-            raise StorageError("%s: %s is listed twice" % (field, path))
-        seen.add(path)
-        disks.append({"id": path, "wipe_allowed": wipe})
-    return disks
+    try:
+        return check_disk_records("host %s" % host, "storage disks", value)
+    except ZtpError as exc:
+        raise StorageError(str(exc)) from None
 
 
 def member_disks(member: Mapping) -> list[dict[str, t.Any]]:
-    """The disks of a device: edgefleet_storage_disks (host or group vars) where set."""
-    return check_disks(node_name(member), member.get("edgefleet_storage_disks"))
+    """The disks of a device: edgefleet_storage_disks (host or group vars) where set, else
+    its ZTP record's (ztp_storage.disks)."""
+    disks = member.get("edgefleet_storage_disks")
+    if disks is None:
+        record = member.get("ztp_storage")
+        disks = record.get("disks") if isinstance(record, Mapping) else None
+    return check_disks(node_name(member), disks)
 
 
 # --- classes per data type ------------------------------------------------------------------

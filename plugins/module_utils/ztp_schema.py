@@ -17,7 +17,7 @@ from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_engine impo
     now_iso,
 )
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Migrations: ordered, each a list of statements. {id_pk} and {append_only} differ per engine.
 MIGRATIONS = {
@@ -58,6 +58,10 @@ MIGRATIONS = {
     # The event log is append-only and keeps the name it was written with.
     4: [
         "UPDATE devices SET failed_stage = 'os_install' WHERE failed_stage = 'install_os'",
+    ],
+    # The device's dedicated storage disks ({"disks": [{id, wipe_allowed}]}), for the storage stage.
+    5: [
+        "ALTER TABLE devices ADD COLUMN storage TEXT NOT NULL DEFAULT '{{}}'",  # {{}}: str.format
     ],
 }
 

@@ -166,11 +166,19 @@ def test_disks_by_id_only():
     assert st.check_disks("ipc0", ["ata-X_1", {"id": "/dev/disk/by-id/nvme-Y", "wipe_allowed": True}]) == [
         {"id": "/dev/disk/by-id/ata-X_1", "wipe_allowed": False},
         {"id": "/dev/disk/by-id/nvme-Y", "wipe_allowed": True}]
-    for bad, message in ((["/dev/sdb"], "not a /dev/disk/by-id/ name"), ([{"id": "x", "wipe": True}], "unknown key wipe"),
-                         ([{"id": "x", "wipe_allowed": "yes"}], "wipe_allowed must be true or false"),
+    for bad, message in ((["/dev/sdb"], r"host ipc0: field 'storage disks\[0\].id': '/dev/sdb' is not a /dev/disk/by-id/ name"),
+                         ([{"id": "x", "wipe": True}], r"'storage disks\[0\].wipe': unknown key"),
+                         ([{"id": "x", "wipe_allowed": "yes"}], "wipe_allowed': must be true or false"),
                          (["a", "a"], "listed twice"), ("ata-x", "must be a list")):
         with pytest.raises(StorageError, match=message):
             st.check_disks("ipc0", bad)
+
+
+def test_disks_from_the_ztp_record_unless_given():
+    node = dict(members(1)[0], ztp_storage={"disks": [{"id": "/dev/disk/by-id/nvme-A", "wipe_allowed": True}]})
+    assert st.member_disks(node) == [{"id": "/dev/disk/by-id/nvme-A", "wipe_allowed": True}]
+    assert st.member_disks(dict(node, edgefleet_storage_disks=[])) == []
+    assert st.member_disks(dict(node, ztp_storage={})) == []
 
 
 def test_bad_options_and_members():

@@ -6,6 +6,8 @@ the facts other stages stored."""
 
 from __future__ import annotations
 
+import pytest
+
 from ansible_collections.edgefleet.platform.plugins.module_utils import ztp_model as m
 from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_db import ZtpStore
 
@@ -45,3 +47,33 @@ def test_stage_facts_are_merged_by_key(db_url, example):
         device = [d for d in store.devices() if d["serial"] == "SN-0001"][0]
     assert device["state"] == "platform_ready"
     assert device["facts"] == {"nics": [{"name": "eth0"}], "storage": storage}
+
+
+def test_the_record_carries_the_dedicated_disks(db_url, example):
+    example["devices"][0]["storage"] = {"disks": ["nvme-IPC_SSD_1", {"id": "/dev/disk/by-id/ata-X", "wipe_allowed": True}]}
+    with ZtpStore(db_url) as store:
+        store.import_data(example, "tester")
+        device = [d for d in store.devices() if d["serial"] == "SN-0001"][0]
+        assert device["storage"] == {"disks": [{"id": "/dev/disk/by-id/nvme-IPC_SSD_1", "wipe_allowed": False},
+                                               {"id": "/dev/disk/by-id/ata-X", "wipe_allowed": True}]}
+        assert [d for d in store.devices() if d["serial"] == "SN-0002"][0]["storage"] == {}
+        again = store.import_data(example, "tester")
+        assert again["unchanged"]["devices"] == 3
+
+
+@pytest.mark.parametrize("storage, field, text", [
+    ({"disks": ["/dev/sdb"]}, "storage.disks[0].id", "is not a /dev/disk/by-id/ name"),
+    ({"disks": [{"id": "nvme-A", "wipe_allowed": "yes"}]}, "storage.disks[0].wipe_allowed", "must be true or false"),
+    ({"disks": [{"id": "nvme-A", "wipe": True}]}, "storage.disks[0].wipe", "unknown key"),
+    ({"disks": ["nvme-A", "/dev/disk/by-id/nvme-A"]}, "storage.disks[1].id", "is listed twice"),
+    ({"disk": []}, "storage.disk", "unknown field"),
+    (["nvme-A"], "storage", "a mapping is required"),
+])
+def test_bad_disk_records_are_refused_naming_record_and_field(db_url, example, storage, field, text):
+    example["devices"][0]["storage"] = storage
+    with ZtpStore(db_url) as store:
+        with pytest.raises(m.ZtpError) as err:
+            store.import_data(example, "tester")
+        assert (err.value.record, err.value.field) == ("device SN-0001", field)
+        assert text in str(err.value)
+        assert store.devices() == []
