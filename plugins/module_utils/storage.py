@@ -23,7 +23,6 @@ from ansible_collections.edgefleet.platform.plugins.module_utils.storage_engines
 from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_model import ZtpError
 from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_model import check_disks as check_disk_records
 
-
 LONGHORN_NAMESPACE = "longhorn-system"
 ROOK_NAMESPACE = "rook-ceph"
 LOCAL_PROVISIONER = "rancher.io/local-path"
