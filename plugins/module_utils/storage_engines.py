@@ -263,6 +263,10 @@ HOST_MODULES = {"longhorn": ["iscsi_tcp", "dm_crypt"], "rook_ceph": ["rbd"]}
 # Services enabled at boot, and running (udev's unit is static: started only).
 HOST_ENABLE = {"longhorn": ["iscsid.service"]}
 HOST_RUN = {"longhorn": ["iscsid.service"], "rook_ceph": ["systemd-udevd.service"]}
+# nfs-common pulls in rpcbind, which starts listening on port 111. Longhorn's RWX
+# volumes are NFSv4, which needs no portmapper, and the hardening role keeps it
+# off: stopped and disabled here too (socket first), so the two roles agree.
+HOST_STOP = {"longhorn": ["rpcbind.socket", "rpcbind.service"]}
 CONTAINER_TYPES = ("podman", "docker", "container", "lxc", "systemd-nspawn", "containerd", "openvz")
 
 
@@ -287,7 +291,8 @@ def host_prereqs(engine: str, virtualization_role: t.Any = None, virtualization_
         waived.append("%s: need the host's kernel; enabled, not started in a container" % ", ".join(run))
     return {"engine": engine, "container": container, "packages": list(HOST_PACKAGES.get(engine, [])),
             "modules": modules, "load_modules": not container, "enable": list(HOST_ENABLE.get(engine, [])),
-            "start": [] if container else run, "multipath": engine == "longhorn", "waived": waived}
+            "start": [] if container else run, "stop": list(HOST_STOP.get(engine, [])),
+            "multipath": engine == "longhorn", "waived": waived}
 
 
 def multipath_plan(installed: bool, maps: t.Any) -> dict[str, t.Any]:

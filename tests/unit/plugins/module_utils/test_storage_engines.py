@@ -165,6 +165,8 @@ def test_longhorn_host_needs():
     assert plan["packages"] == ["open-iscsi", "nfs-common", "cryptsetup", "dmsetup"]
     assert plan["modules"] == ["iscsi_tcp", "dm_crypt"] and plan["load_modules"]
     assert plan["enable"] == plan["start"] == ["iscsid.service"]
+    # nfs-common's portmapper: NFSv4 needs none, and the hardening role keeps it off
+    assert plan["stop"] == ["rpcbind.socket", "rpcbind.service"]
     assert plan["multipath"] and plan["waived"] == []
 
 
