@@ -249,8 +249,21 @@ def _options(options: t.Any) -> dict[str, t.Any]:
     return merged
 
 
+# What the discover stage observed in this run (the inventory's hardware was read
+# before it, and is empty on a first run): the same source the sizing gate uses.
+OBSERVED_VAR = "discover_observed"
+
+
+def _cpus_of(member: Mapping) -> t.Any:
+    observed = member.get(OBSERVED_VAR)
+    hardware = observed.get("hardware") if isinstance(observed, Mapping) else None
+    if isinstance(hardware, Mapping) and hardware.get("cpu_cores") is not None:
+        return hardware["cpu_cores"]
+    return member.get("ztp_cpu_cores")
+
+
 def _min_cpus(members: t.Sequence[Mapping]) -> float:
-    cpus = [m.get("ztp_cpu_cores") for m in members]
+    cpus = [_cpus_of(m) for m in members]
     known = [c for c in cpus if isinstance(c, (int, float)) and not isinstance(c, bool) and c > 0]
     return float(min(known)) if known else 1.0
 

@@ -70,6 +70,17 @@ def test_longhorn_on_the_root_disk_says_so_and_keeps_more_free():
     assert not any("root disk" in line for line in plan["report"])
 
 
+def test_the_cpus_observed_in_this_run_win_over_the_inventory():
+    # a first run: the inventory was read before the discover stage recorded the hardware
+    fresh = [dict(m, ztp_cpu_cores=None, discover_observed={"hardware": {"cpu_cores": 4}}) for m in members(3)]
+    recorded = members(3)
+    assert st.storage_plan(fresh)["longhorn_values"] == st.storage_plan(recorded)["longhorn_values"]
+    unknown = [dict(m, ztp_cpu_cores=None) for m in members(3)]
+    setting = "guaranteedInstanceManagerCPU"
+    assert st.storage_plan(unknown)["longhorn_values"]["defaultSettings"][setting] == '{"v1":"40","v2":"40"}'
+    assert st.storage_plan(recorded)["longhorn_values"]["defaultSettings"][setting] == '{"v1":"10","v2":"10"}'
+
+
 def test_storage_nodes_exclude_devices_marked_so():
     nodes = members(4)
     nodes[3]["edgefleet_storage_node"] = False
