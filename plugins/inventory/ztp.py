@@ -119,7 +119,7 @@ from ansible_collections.edgefleet.platform.plugins.plugin_utils.unsafe import t
 # device field -> host variable (without the ztp_ prefix: same name)
 _FIELDS = ("serial", "mac", "macs", "hostname", "site", "region", "cluster", "topology", "kind",
            "connectivity", "platform", "role", "os_family", "ip", "state", "failed_stage",
-           "failure_reason", "labels", "cluster_workloads", "revision", "created_at", "updated_at",
+           "failure_reason", "labels", "storage", "cluster_workloads", "revision", "created_at", "updated_at",
            "state_changed_at")
 _HARDWARE = ("cpu_cores", "memory_mb", "disk_gb", "disk_type")
 # group prefix -> device field; kind (edge/hub) groups are named by the value alone

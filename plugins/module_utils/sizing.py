@@ -30,6 +30,7 @@ import typing as t
 from collections import ChainMap
 from collections.abc import Mapping
 
+from ansible_collections.edgefleet.platform.plugins.module_utils import storage_engines
 from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_model import HARDWARE_FIELDS
 
 # --- tables -----------------------------------------------------------------
@@ -124,24 +125,38 @@ NOMINAL = {
 # the OS, containerd and the K3s server/agent need these to stay healthy.
 RESERVE = {"cpu_millicores": 500, "memory_mib": 1024, "storage_mib": 8 * 1024}
 
+# The storage guideline per data type, and what the storage stage makes of it
+# (plugins/module_utils/storage.py): replication "none" stays on the node's
+# own disk (K3s local-path), "cluster" is replicated by the cluster's engine;
+# reclaim_policy of the class; a backup_schedule (cron) with backup_retain
+# backups kept, sent to the backup_target ("default" or "offsite").
 STORAGE_POLICIES = {
     "telemetry_buffer": {
         "retention": "hours",
         "storage_class": "fast-ssd",
         "backup": "none",
         "backup_required": False,
+        "replication": "none",
+        "reclaim_policy": "Delete",
     },
     "application_logs": {
         "retention": "days",
         "storage_class": "standard",
         "backup": "optional",
         "backup_required": False,
+        "replication": "cluster",
+        "reclaim_policy": "Delete",
     },
     "configuration": {
         "retention": "permanent",
         "storage_class": "replicated",
         "backup": "required",
         "backup_required": True,
+        "replication": "cluster",
+        "reclaim_policy": "Retain",
+        "backup_schedule": "0 1 * * *",
+        "backup_retain": 14,
+        "backup_target": "default",
     },
     "compliance_logs": {
         "retention": "90+ days",
@@ -149,6 +164,12 @@ STORAGE_POLICIES = {
         "storage_class": "durable",
         "backup": "offsite",
         "backup_required": True,
+        "replication": "cluster",
+        "reclaim_policy": "Retain",
+        # daily, so 90 backups are the 90 days
+        "backup_schedule": "0 2 * * *",
+        "backup_retain": 90,
+        "backup_target": "offsite",
     },
 }
 
@@ -450,23 +471,52 @@ def allocatable(hardware: Mapping) -> dict[str, float]:
     return {res: max(0, offered[res] - RESERVE[res]) for res in RESOURCES}
 
 
-def _capacity_findings(subject: str, totals: Mapping, reports: list) -> tuple[list, list]:
+def _engine_share(res: str, overhead: Mapping | None, node: str) -> float:
+    """What the storage engine requests of a resource on a node (0 off its storage nodes)."""
+    if not overhead or node not in overhead["nodes"]:
+        return 0
+    return overhead.get(res, 0)
+
+
+def _overhead_findings(subject: str, reports: list, overhead: Mapping | None) -> list[str]:
+    """Storage nodes whose allocatable resources cannot hold the engine's own requests."""
+    found = []
+    for report in reports:
+        for res in ("cpu_millicores", "memory_mib"):
+            need = _engine_share(res, overhead, report["node"])
+            if overhead and need > report["allocatable"][res]:
+                found.append(
+                    f"node {report['node']}: the storage engine {overhead['engine']} requests "
+                    f"{_fmt_resource(res, need)} {RESOURCE_LABELS[res]} per storage node, more than the "
+                    f"{_fmt_resource(res, report['allocatable'][res])} allocatable after the OS and K3s reserve"
+                )
+    return found
+
+
+def _capacity_findings(subject: str, totals: Mapping, reports: list,
+                       overhead: Mapping | None = None) -> tuple[list, list]:
     """Requests beyond the capacity left with one node down are violations,
-    limits beyond it are warnings. A single node is checked as it is."""
+    limits beyond it are warnings. A single node is checked as it is. The
+    storage engine's own requests (``overhead``) come off its storage nodes first."""
     violations: list[str] = []
     warnings: list[str] = []
     for res in RESOURCES:
-        capacities = [report["allocatable"][res] for report in reports]
-        reserve = _fmt_resource(res, RESERVE[res])
-        if len(reports) == 1:
+        capacities = [max(0, report["allocatable"][res] - _engine_share(res, overhead, report["node"]))
+                      for report in reports]
+        single = len(reports) == 1
+        reserve = _fmt_resource(res, RESERVE[res]) + ("" if single else " per node") + " for OS and K3s"
+        engine = max(_engine_share(res, overhead, r["node"]) for r in reports)
+        if overhead and engine:
+            reserve += f" and {_fmt_resource(res, engine)} per storage node for {overhead['engine']}"
+        if single:
             left = capacities[0]
-            where = f"on the node (after reserving {reserve} for OS and K3s)"
+            where = f"on the node (after reserving {reserve})"
         else:
             down = capacities.index(max(capacities))
             left = sum(capacities) - capacities[down]
             where = (
                 f"on the other {len(reports) - 1} nodes with node {reports[down]['node']} down "
-                f"(after reserving {reserve} per node for OS and K3s)"
+                f"(after reserving {reserve})"
             )
         # Limits are only checked (as warnings) when the requests fit.
         for kind, needed, target in (
@@ -486,7 +536,7 @@ def _cluster_subject(cluster_name: t.Any) -> str:
     return f"cluster {cluster_name}" if cluster_name else "cluster"
 
 
-def _evaluate(hardware: list, totals: Mapping, cluster_name: t.Any) -> dict[str, t.Any]:
+def _evaluate(hardware: list, totals: Mapping, cluster_name: t.Any, overhead: Mapping | None = None) -> dict[str, t.Any]:
     """Shared single-node and cluster evaluation."""
     count = totals["workload_count"]
     survivors = max(len(hardware) - 1, 1)
@@ -510,7 +560,8 @@ def _evaluate(hardware: list, totals: Mapping, cluster_name: t.Any) -> dict[str,
         )
     for report in reports:
         violations.extend(report["violations"])
-    capacity_violations, capacity_warnings = _capacity_findings(subject, totals, reports)
+    violations.extend(_overhead_findings(subject, reports, overhead))
+    capacity_violations, capacity_warnings = _capacity_findings(subject, totals, reports, overhead)
     violations.extend(capacity_violations)
     warnings = [w for report in reports for w in report["warnings"]] + capacity_warnings
     return {
@@ -548,10 +599,44 @@ def sizing_report(node: t.Any, workloads: t.Any) -> dict[str, t.Any]:
     }
 
 
+def _flag(value: t.Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "1", "on")
+    return bool(value)
+
+
+def storage_overhead(nodes: t.Sequence[Mapping], names: t.Sequence[str], workload_count: int,
+                     cluster_name: t.Any) -> tuple[dict[str, t.Any] | None, list[str]]:
+    """The storage engine's own requests per storage node, from the nodes' host
+    variables (storage_engines decides the engine and the numbers), or the
+    refusal of the engine for this cluster as a violation."""
+    try:
+        engine = storage_engines.cluster_engine(nodes, str(cluster_name or ""))
+        storage = [(node, name) for node, name in zip(nodes, names) if storage_engines.is_storage_node(node)]
+        storage = storage or list(zip(nodes, names))
+        if engine == "rook_ceph":
+            storage_engines.rook_shape(len(storage), _flag(nodes[0].get(storage_engines.ROOK_ESCAPE_VAR)),
+                                       str(cluster_name or ""))
+        cpus = [node.get("ztp_cpu_cores", node.get("cpu_cores")) for node, _name in storage]
+        known = [c for c in cpus if isinstance(c, (int, float)) and not isinstance(c, bool) and c > 0]
+        disks = [node.get("edgefleet_storage_disks") for node, _name in storage]
+        osds = max([len(d) for d in disks if isinstance(d, (list, tuple))] + [1])
+        requests = storage_engines.engine_requests(engine, len(storage), workload_count,
+                                                   min(known) if known else 1, osds)
+    except storage_engines.StorageError as exc:
+        return None, [str(exc)]
+    if not any(requests.values()):
+        return None, []
+    return dict(requests, engine=engine, nodes=[name for _node, name in storage]), []
+
+
 def cluster_sizing(nodes: t.Any, workloads: t.Any, cluster_name: t.Any = None) -> dict[str, t.Any]:
     """Check every node of a cluster and the one-node-down capacity.
 
-    A one-node list is checked like sizing_report (there is no failover).
+    A one-node list is checked like sizing_report (there is no failover). When
+    the nodes' host variables choose a storage engine (``edgefleet_storage_engine``,
+    else longhorn on a multi-node site), its own requests per storage node are
+    added first (``storage`` in the result).
     """
     if not _is_list(nodes) or not nodes:
         raise SizingError(f"nodes must be a non-empty list of node dicts, got {_describe(nodes)}")
@@ -559,7 +644,13 @@ def cluster_sizing(nodes: t.Any, workloads: t.Any, cluster_name: t.Any = None) -
         raise SizingError(f"cluster_name must be a string, got {_describe(cluster_name)}")
     totals = workload_resources(workloads)
     hardware = [read_hardware(node, f"nodes[{i}]") for i, node in enumerate(nodes)]
-    return _evaluate(hardware, totals, cluster_name)
+    overhead, refused = storage_overhead(nodes, [hw["name"] for hw in hardware], totals["workload_count"], cluster_name)
+    result = _evaluate(hardware, totals, cluster_name, overhead)
+    if refused:
+        result["violations"] = refused + result["violations"]
+        result["ok"] = False
+    result["storage"] = overhead
+    return result
 
 
 def enforce_sizing(node: t.Any, workloads: t.Any, cluster_name: t.Any = None) -> dict[str, t.Any]:

@@ -33,6 +33,7 @@ from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_model impor
     check_labels,
     check_name,
     check_serial,
+    check_storage,
     check_text,
     check_transition,
     derive_hostname,
@@ -45,19 +46,19 @@ if t.TYPE_CHECKING:  # pragma: no cover
 
 DEVICE_COLUMNS = (
     "serial", "hostname", "hostname_source", "site", "cluster", "role", "os_family", "ip",
-    "cpu_cores", "memory_mb", "disk_gb", "disk_type", "labels", "facts", "state",
+    "cpu_cores", "memory_mb", "disk_gb", "disk_type", "labels", "facts", "storage", "state",
     "failed_stage", "failure_reason", "revision", "created_at", "updated_at", "state_changed_at",
 )
 # Fields a caller may set; the rest is kept by the data layer.
 DEVICE_INPUT_KEYS = (
     "serial", "mac", "macs", "hostname", "site", "cluster", "role", "os_family", "ip",
-    "hardware", "labels", "facts", "state", "stage", "reason",
+    "hardware", "labels", "facts", "storage", "state", "stage", "reason",
 )
 # What one lifecycle move of a device carries (see DeviceBatch, with_moves).
 MOVE_KEYS = ("state", "stage", "reason")
 # The fields a user sees (and diffs), without bookkeeping.
 PUBLIC_KEYS = ("serial", "mac", "macs", "hostname", "site", "cluster", "role", "os_family", "ip",
-               "hardware", "labels", "state", "failed_stage", "failure_reason")
+               "hardware", "labels", "storage", "state", "failed_stage", "failure_reason")
 
 
 # Rows ------------------------------------------------------------------------------
@@ -67,6 +68,7 @@ def device_from_row(row: t.Sequence[t.Any]) -> dict:
     rec = dict(zip(DEVICE_COLUMNS, row))
     rec["labels"] = json.loads(rec["labels"])
     rec["facts"] = json.loads(rec["facts"])
+    rec["storage"] = json.loads(rec["storage"])
     disk = rec["disk_gb"]
     if isinstance(disk, float) and disk.is_integer():
         rec["disk_gb"] = int(disk)
@@ -81,6 +83,7 @@ def device_row(rec: dict) -> tuple:
     flat.update(rec["hardware"])
     flat["labels"] = dumps(rec["labels"])
     flat["facts"] = dumps(rec["facts"])
+    flat["storage"] = dumps(rec["storage"])
     return tuple(flat.get(col) for col in DEVICE_COLUMNS)
 
 
@@ -137,6 +140,8 @@ class DeviceBatch:
         self.stamp = stamp
         self.result = result
         self.known_keys = DEVICE_INPUT_KEYS + ("moves",) if with_moves else DEVICE_INPUT_KEYS
+        # stage write-backs (the data layer's own callers) merge facts by top-level key
+        self.merge_facts = with_moves
 
     def run(self) -> None:
         if not self.items:
@@ -264,6 +269,8 @@ class DeviceBatch:
             p["hardware"] = check_hardware(where, item["hardware"])
         if item.get("labels") is not None:
             p["labels"] = check_labels(where, item["labels"])
+        if item.get("storage") is not None:
+            p["storage"] = check_storage(where, item["storage"])
         if item.get("facts") is not None:
             if not isinstance(item["facts"], dict):
                 raise ZtpError(where, "facts", "a mapping is required")
@@ -321,14 +328,17 @@ class DeviceBatch:
                     raise ZtpError(where, key, "is required for a new device")
             rec = {"serial": p["serial"], "hostname": None, "hostname_source": "rule", "cluster": None, "ip": None,
                    "os_family": "linux", "macs": [], "hardware": dict.fromkeys(HARDWARE_FIELDS),
-                   "labels": {}, "facts": {}, "state": "registered", "failed_stage": None, "failure_reason": None,
+                   "labels": {}, "facts": {}, "storage": {}, "state": "registered", "failed_stage": None, "failure_reason": None,
                    "revision": 1, "created_at": self.stamp, "updated_at": self.stamp, "state_changed_at": self.stamp}
         else:
             rec = dict(old)
             rec["hardware"] = dict(old["hardware"])
-        for key in ("mac", "macs", "site", "cluster", "role", "os_family", "ip", "facts"):
+        for key in ("mac", "macs", "site", "cluster", "role", "os_family", "ip", "facts", "storage"):
             if key in p:
                 rec[key] = p[key]
+        if "facts" in p and self.merge_facts and old is not None:
+            # a stage owns the top-level keys it reports; the other stages' keys stay
+            rec["facts"] = dict(old["facts"], **p["facts"])
         if "hardware" in p:
             rec["hardware"].update(p["hardware"])
         if "labels" in p:

@@ -27,6 +27,11 @@ ROLES = ("control", "worker")
 OS_FAMILIES = ("linux", "windows")
 DISK_TYPES = ("ssd", "nvme", "hdd")
 HARDWARE_FIELDS = ("cpu_cores", "memory_mb", "disk_gb", "disk_type")
+# The device's dedicated storage disks (the storage stage's storage_disks role).
+STORAGE_FIELDS = ("disks",)
+DISK_FIELDS = ("id", "wipe_allowed")
+BY_ID = "/dev/disk/by-id/"
+MAX_DISKS = 16
 
 # The zero-touch workflow, in order. Each stage moves a device to one state.
 LIFECYCLE = (
@@ -59,6 +64,9 @@ STAGE_FLOW = (
     Stage("os_install", "discovered", "os_installed"),
     Stage("configure", "os_installed", "configured"),
     Stage("platform", "configured", "platform_ready"),
+    # distributed or local storage for the cluster: recorded in the device's
+    # facts (storage), no lifecycle state of its own
+    Stage("storage", "platform_ready", "platform_ready"),
     Stage("cloud", "platform_ready", "workloads_deployed"),
     Stage("workloads", "platform_ready", "workloads_deployed"),
     Stage("handoff", "workloads_deployed", "operational"),
@@ -94,6 +102,7 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _SERIAL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/+-]*$")
 _HOSTNAME_RE = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$|^[a-z]$")
 _LABEL_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+_BY_ID_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+@-]*$")
 _HEX = "0123456789abcdef"
 
 
@@ -210,6 +219,48 @@ def check_hardware(record: str, value: t.Any) -> dict:
     if value.get("disk_type") is not None:
         out["disk_type"] = check_choice(record, "hardware.disk_type", value["disk_type"], DISK_TYPES)
     return out
+
+
+def check_disks(record: str, field: str, value: t.Any) -> list:
+    """Dedicated disks: [{id: /dev/disk/by-id/<name>, wipe_allowed: bool}], by stable id only
+    (a /dev/sdX name moves between boots); a bare id gets the prefix, a bare string is {id}."""
+    if not isinstance(value, list):
+        raise ZtpError(record, field, "must be a list of {id, wipe_allowed}, got %r" % (value,))
+    if len(value) > MAX_DISKS:
+        raise ZtpError(record, field, "has %d disks, at most %d are allowed" % (len(value), MAX_DISKS))
+    disks, seen = [], set()
+    for index, item in enumerate(value):
+        where = "%s[%d]" % (field, index)
+        if isinstance(item, str):
+            item = {"id": item}
+        if not isinstance(item, dict):
+            raise ZtpError(record, where, "must be a mapping with id and wipe_allowed, got %r" % (item,))
+        unknown = sorted(str(k) for k in set(item) - set(DISK_FIELDS))
+        if unknown:
+            raise ZtpError(record, "%s.%s" % (where, unknown[0]), "unknown key (known: %s)" % ", ".join(DISK_FIELDS))
+        disk_id = item.get("id")
+        name = disk_id[len(BY_ID):] if isinstance(disk_id, str) and disk_id.startswith(BY_ID) else disk_id
+        if not isinstance(name, str) or not _BY_ID_NAME_RE.match(name) or len(name) > MAX_NAME * 2:
+            raise ZtpError(record, where + ".id", "%r is not a /dev/disk/by-id/ name (a /dev/sdX name moves between boots)"
+                           % (disk_id,))
+        wipe = item.get("wipe_allowed", False)
+        if not isinstance(wipe, bool):
+            raise ZtpError(record, where + ".wipe_allowed", "must be true or false, got %r" % (wipe,))
+        if BY_ID + name in seen:
+            raise ZtpError(record, where + ".id", "%s is listed twice" % (BY_ID + name))
+        seen.add(BY_ID + name)
+        disks.append({"id": BY_ID + name, "wipe_allowed": wipe})
+    return disks
+
+
+def check_storage(record: str, value: t.Any) -> dict:
+    """The device's storage intent: {disks: [...]} (check_disks)."""
+    if not isinstance(value, dict):
+        raise ZtpError(record, "storage", "a mapping is required, got %r" % (value,))
+    unknown = sorted(str(k) for k in set(value) - set(STORAGE_FIELDS))
+    if unknown:
+        raise ZtpError(record, "storage.%s" % unknown[0], "unknown field (known: %s)" % ", ".join(STORAGE_FIELDS))
+    return {"disks": check_disks(record, "storage.disks", value.get("disks") or [])}
 
 
 def check_labels(record: str, value: t.Any) -> dict:

@@ -17,7 +17,7 @@ from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_engine impo
     now_iso,
 )
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Migrations: ordered, each a list of statements. {id_pk} and {append_only} differ per engine.
 MIGRATIONS = {
@@ -64,6 +64,10 @@ MIGRATIONS = {
         "CREATE TABLE cloud_breakers (site TEXT NOT NULL REFERENCES sites(name), dependency TEXT NOT NULL,"
         " state TEXT NOT NULL, failures INTEGER NOT NULL, opened_at TEXT, next_retry TEXT, last_error TEXT,"
         " updated_at TEXT NOT NULL, PRIMARY KEY (site, dependency))",
+    ],
+    # The device's dedicated storage disks ({"disks": [{id, wipe_allowed}]}), for the storage stage.
+    6: [
+        "ALTER TABLE devices ADD COLUMN storage TEXT NOT NULL DEFAULT '{{}}'",  # {{}}: str.format
     ],
 }
 

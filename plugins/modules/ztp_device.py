@@ -99,6 +99,12 @@ options:
   facts:
     description: Discovered facts (NICs, disks, DMI) kept with the device; replaces the stored facts.
     type: dict
+  storage:
+    description:
+      - "The device's dedicated storage disks, C({disks: [{id, wipe_allowed}]}); replaces the stored ones."
+      - C(id) is a C(/dev/disk/by-id/) name (a bare name gets the prefix); C(wipe_allowed) (default false) lets the
+        storage stage wipe a disk that holds data. Read by the storage stage (C(ztp_storage) in the inventory).
+    type: dict
   state:
     description:
       - Lifecycle state to move the device to.
@@ -110,7 +116,7 @@ options:
     description:
       - With O(state=failed), the stage that failed. Defaults to the stage the device was working on.
     type: str
-    choices: [discover, os_install, configure, platform, cloud, workloads, handoff]
+    choices: [discover, os_install, configure, platform, storage, cloud, workloads, handoff]
   reason:
     description: Why, recorded in the event log (and as the failure reason for O(state=failed)).
     type: str
@@ -161,6 +167,7 @@ device:
     os_family: {description: OS family., type: str, returned: always}
     ip: {description: Management IP., type: str, returned: always}
     hardware: {description: Hardware facts., type: dict, returned: always}
+    storage: {description: "Dedicated storage disks, C({disks: [{id, wipe_allowed}]})", type: dict, returned: always}
     labels: {description: Labels., type: dict, returned: always}
     state: {description: Lifecycle state., type: str, returned: always}
     failed_stage: {description: "The stage that failed, when O(state=failed).", type: str, returned: always}
@@ -200,7 +207,7 @@ from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_module impo
 )
 
 FIELDS = ("mac", "macs", "hostname", "site", "cluster", "role", "os_family", "ip", "hardware", "labels",
-          "facts", "state", "stage", "reason")
+          "facts", "storage", "state", "stage", "reason")
 # Option types of the hardware fields (ztp_model names them and checks the values).
 HARDWARE_TYPES = {"cpu_cores": "int", "memory_mb": "int", "disk_gb": "float", "disk_type": "str"}
 HARDWARE_CHOICES = {"disk_type": DISK_TYPES}
@@ -232,6 +239,7 @@ def argument_spec() -> dict:
         labels=dict(type="dict"),
         purge_labels=dict(type="bool", default=False),
         facts=dict(type="dict"),
+        storage=dict(type="dict"),
         state=dict(type="str", choices=list(STATES)),
         stage=dict(type="str", choices=list(STAGES)),
         reason=dict(type="str"),

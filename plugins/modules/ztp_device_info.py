@@ -97,6 +97,7 @@ devices:
     hardware: {description: "The keys cpu_cores, memory_mb, disk_gb and disk_type.", type: dict, returned: always}
     labels: {description: Labels., type: dict, returned: always}
     facts: {description: Discovered facts., type: dict, returned: always}
+    storage: {description: "Dedicated storage disks, C({disks: [{id, wipe_allowed}]})", type: dict, returned: always}
     state: {description: Lifecycle state., type: str, returned: always}
     failed_stage: {description: Stage that failed., type: str, returned: always}
     failure_reason: {description: Why it failed., type: str, returned: always}

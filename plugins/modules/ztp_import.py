@@ -98,6 +98,8 @@ EXAMPLES = r"""
           ip: 192.0.2.10
           hardware: {cpu_cores: 4, memory_mb: 8192, disk_gb: 128, disk_type: ssd}
           labels: {line: "1"}
+          # the storage stage's dedicated disk, by id; wiped only when wipe_allowed
+          storage: {disks: [{id: nvme-IPC_SSD_S4EWNX0R123456, wipe_allowed: false}]}
   delegate_to: localhost
   run_once: true
 """

@@ -17,10 +17,12 @@ description:
     the failure reason. A host of C(ansible_play_hosts_all) that left the play (unreachable, or failed outside the
     rescue) failed.
   - What the stage stores for a device comes from a host variable (O(record_var)), a mapping with optional
-    C(hardware) (as in M(edgefleet.platform.ztp_device)) and C(facts).
+    C(hardware) (as in M(edgefleet.platform.ztp_device)) and C(facts). Facts are merged by top-level key into
+    the device's stored facts, so each stage keeps its own keys (discover's C(nics), the storage stage's C(storage)).
   - The lifecycle rules are the data model's alone. Success moves a device that is due for the stage to the
     state the stage reaches (C(discover) -> C(discovered), C(os_install) -> C(os_installed), C(configure) ->
-    C(configured), C(platform) -> C(platform_ready), C(cloud) and C(workloads) -> C(workloads_deployed),
+    C(configured), C(platform) -> C(platform_ready), C(storage) records its outcome on a C(platform_ready)
+    device without moving it, C(cloud) and C(workloads) -> C(workloads_deployed),
     C(handoff) -> C(operational)); the C(configure) stage records C(os_installed) first for an IPC that arrived
     with its OS installed. A device that failed in this stage is retried. A device already at that state or
     further along is kept where it is, its facts refreshed. A failure is recorded as C(failed) in this stage
@@ -50,7 +52,7 @@ options:
     description: The stage whose outcome is recorded.
     type: str
     required: true
-    choices: [discover, os_install, configure, platform, cloud, workloads, handoff]
+    choices: [discover, os_install, configure, platform, storage, cloud, workloads, handoff]
   reports:
     description:
       - What each device reported, instead of reading it from the play. Normally left out.

@@ -5,7 +5,7 @@
 Lab up (tests/lab/fleet.yml: a single-node site, and a multi-node site with three
 control IPCs and a worker); site.yml once, to platform_ready; then the check suites
 of molecule/resources/checks/ against that fleet (the Molecule scenarios share them):
-discover, hardening, K3s on both clusters, the API VIP's failover, the upgrade of the
+discover, hardening, K3s and storage on both clusters, the API VIP's failover, the upgrade of the
 fleet to a second K3s version and the downgrade back refused, the reset of the worker
 and its rejoin; then site.yml again with zero changes and in check mode with zero
 changes, on the upgraded version; the K3s checks once more; lab down. The tests run in
@@ -102,9 +102,12 @@ def test_site_takes_every_ipc_to_platform_ready(lab):
         assert device["events"][3]["by"] == "edgefleet.platform configure stage"
         assert device["events"][4]["by"] == "edgefleet.platform platform stage"
     # progress and the summary are visible
-    for stage in ("Discover", "Configure", "Platform"):
+    for stage in ("Discover", "Configure", "Platform", "Storage"):
         assert "%s | topology_single_node" % stage in out and "%s | topology_multi_node" % stage in out
     assert "Devices per state" in out and '"platform_ready": 5' in out
+    # the storage stage says what each site gets: the lab's IPCs have no extra disk
+    assert "Longhorn keeps its data under /var/lib/longhorn on the root disk" in out
+    assert "compliance_logs -> class durable on local: cannot give replication" in out
     # every IPC hardened with no failed control
     reports = os.path.join(STATE, "reports", "os_hardening")
     assert len(os.listdir(reports)) == 5
@@ -130,6 +133,12 @@ def test_hardening_checks(lab):
 
 def test_k3s_checks_on_both_clusters(lab):
     check("k3s", "-e", "k3s_version=%s" % K3S_FIRST)
+
+
+def test_storage_checks_on_both_clusters(lab):
+    # Longhorn's HelmChart on the multi-node site (four storage nodes: 3 replicas), the local classes
+    # on the single-node one, the prerequisites on the nodes, the storage in every record
+    check("storage")
 
 
 def test_api_vip_failover(lab):

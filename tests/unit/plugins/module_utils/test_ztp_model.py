@@ -177,7 +177,7 @@ def test_failing_stage_is_the_one_being_worked_on():
     assert m.failing_stage("registered", None) == "discover"
     assert m.failing_stage("discovered", None) == "os_install"
     assert m.failing_stage("os_installed", None) == "configure"
-    assert m.failing_stage("platform_ready", None) == "cloud"
+    assert m.failing_stage("platform_ready", None) == "storage"
     assert m.failing_stage("failed", "platform") == "platform"
     assert m.failing_stage("operational", None) is None
 

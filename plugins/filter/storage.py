@@ -1,0 +1,72 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the edgefleet.platform collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Storage decision filters; the rules live in module_utils/storage*.py.
+
+Documentation: one YAML file per filter next to this plugin (storage_plan.yml, ...).
+"""
+
+from __future__ import annotations
+
+import functools
+import typing as t
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.edgefleet.platform.plugins.module_utils import storage, storage_disks, storage_engines
+
+
+def _filter(func: t.Callable) -> t.Callable:
+    """Bad input and refusals surface as a filter error with the rule's message."""
+
+    @functools.wraps(func)
+    def wrapper(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        try:
+            return func(*args, **kwargs)
+        except (storage_engines.StorageError, storage_disks.DiskError) as exc:
+            # Ansible prefixes the filter name; chaining would repeat the message.
+            raise AnsibleFilterError(str(exc)) from None
+
+    return wrapper
+
+
+def storage_disk_actions(lsblk: t.Any, disks: t.Any, engine: t.Any, host: t.Any = "") -> list[dict[str, t.Any]]:
+    """One decision per disk: lsblk[i] is what the device reports for disks[i]."""
+    if not isinstance(lsblk, (list, tuple)) or not isinstance(disks, (list, tuple)) or len(lsblk) != len(disks):
+        raise storage_disks.DiskError("storage_disk_actions needs one lsblk output per disk record")
+    return [storage_disks.disk_action(out, disk, str(engine), str(host)) for out, disk in zip(lsblk, disks)]
+
+
+def storage_disk_records(value: t.Any, host: t.Any = "") -> list[dict[str, t.Any]]:
+    return storage.check_disks(str(host), value)
+
+
+def storage_kernel_check(release: t.Any, engine: t.Any) -> dict[str, list[str]]:
+    return storage_engines.kernel_check(release, str(engine))
+
+
+def storage_host_prereqs(facts: t.Any, engine: t.Any) -> dict[str, t.Any]:
+    facts = facts if isinstance(facts, t.Mapping) else {}
+    return storage_engines.host_prereqs(str(engine), facts.get("virtualization_role"), facts.get("virtualization_type"))
+
+
+def storage_multipath_plan(maps: t.Any, installed: t.Any) -> dict[str, t.Any]:
+    return storage_engines.multipath_plan(bool(installed), maps)
+
+
+FILTERS: dict[str, t.Callable[..., t.Any]] = {
+    "storage_host_prereqs": storage_host_prereqs,
+    "storage_multipath_plan": storage_multipath_plan,
+    "storage_plan": storage.storage_plan,
+    "storage_disk_actions": storage_disk_actions,
+    "storage_disk_records": storage_disk_records,
+    "storage_kernel_check": storage_kernel_check,
+    "storage_helm_chart": storage.helm_chart,
+}
+
+
+class FilterModule:
+    """Storage decision filters."""
+
+    def filters(self) -> dict[str, t.Callable]:
+        return {name: _filter(func) for name, func in FILTERS.items()}
