@@ -30,6 +30,8 @@ def specs_dir() -> str:
     looked = []
     if given:
         looked.append(given)
+    # the repository's copy (tests/specs, left out of the .build tree), then a shared/specs folder upwards
+    looked.append(os.path.join(os.environ.get("EDGEFLEET_REPO_ROOT") or os.getcwd(), "tests", "specs"))
     start = os.environ.get("EDGEFLEET_REPO_ROOT") or os.getcwd()
     folder = os.path.abspath(start)
     while True:

@@ -37,6 +37,8 @@ class SpecError(Exception):
 def find_specs_root() -> str:
     """../shared/specs next to the repository (the tree copy under .build/ is deeper)."""
     candidates = [os.environ.get("EDGEFLEET_SPECS_DIR") or "",
+                  # the repository's copy (left out of the .build tree)
+                  os.path.join(os.environ.get("EDGEFLEET_REPO_ROOT") or "", "tests", "specs") if os.environ.get("EDGEFLEET_REPO_ROOT") else "",
                   os.path.join(os.environ.get("EDGEFLEET_REPO_ROOT") or "", "..", "..", "shared", "specs"),
                   "/work/shared/specs"]
     here = os.path.dirname(os.path.abspath(__file__))

@@ -22,6 +22,10 @@ from ansible_collections.edgefleet.platform.plugins.module_utils import cloud_ma
 
 
 def specs_root():
+    # the repository's copy (tests/specs, left out of the .build tree), else a shared/specs folder upwards
+    repo = os.environ.get("EDGEFLEET_REPO_ROOT")
+    if repo and os.path.isdir(os.path.join(repo, "tests", "specs", "flux")):
+        return os.path.join(repo, "tests", "specs")
     here = os.path.dirname(os.path.abspath(__file__))
     for _level in range(12):
         if os.path.isdir(os.path.join(here, "shared", "specs", "flux")):
