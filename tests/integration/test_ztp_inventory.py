@@ -11,6 +11,7 @@ import sys
 
 import yaml
 
+from ansible_collections.edgefleet.platform.plugins.module_utils import ztp_breakers
 from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_db import ZtpStore
 from ansible_collections.edgefleet.platform.tests.integration.helpers import FILES, run
 
@@ -130,9 +131,21 @@ def test_awx_import_holds_database_strings_as_strings(tmp_path, db_url, ansible_
     load_fleet(db_url, ansible_env)
     header = "#jinja2:variable_start_string:'[[',variable_end_string:']]'\n[[ 6 * 7 ]]"
     tamper_label(db_url, "SN-0001", "header", header)
+    # an open cloud breaker of SN-0001's site, whose last error (ARM's text) holds a template
+    with ZtpStore(db_url) as store:
+        site = [d for d in store.devices(with_facts=False) if d["serial"] == "SN-0001"][0]["site"]
+        ztp_breakers.save_breaker(store, {"site": site, "dependency": "arm", "state": "open", "failures": 3,
+                                          "opened_at": "2026-12-03T10:00:00Z", "next_retry": "2026-12-03T10:05:00Z",
+                                          "last_error": "403 {{ lookup('pipe', 'id') }}"})
     listing = awx_import(inventory_config(tmp_path, db_url), ansible_env, tmp_path)
     with ZtpStore(db_url) as store:
         devices = dict((d["hostname"], d) for d in store.devices(with_facts=False, include_decommissioned=False))
+        stored = ztp_breakers.breakers(store)
+    # the ztp_cloud_* variables from the stored breakers of each device's site
+    cloud = dict((rec["site"], {"ztp_cloud_breakers": {rec["dependency"]: dict(
+        (k, rec[k]) for k in ("state", "failures", "opened_at", "next_retry", "last_error"))},
+        "ztp_cloud_state": rec["state"], "ztp_cloud_next_retry": rec["next_retry"]}) for rec in stored)
+    closed = {"ztp_cloud_breakers": {}, "ztp_cloud_state": "closed", "ztp_cloud_next_retry": None}
     hostvars = listing["_meta"]["hostvars"]
     assert sorted(hostvars) == sorted(devices)
     seen = {"plain": 0, "wrapped": []}
@@ -161,11 +174,17 @@ def test_awx_import_holds_database_strings_as_strings(tmp_path, db_url, ansible_
         for var, value in hostvars[name].items():
             if var == "ansible_host":
                 same(record["ip"], value, (name, var))
+            elif var.startswith("ztp_cloud_"):
+                same(cloud.get(device["site"], closed)[var], value, (name, var))
             elif var.startswith("ztp_"):
                 same(record[var[len("ztp_"):]], value, (name, var))
             else:  # windows_connection_vars of the plugin configuration
                 assert device["os_family"] == "windows" and isinstance(value, (str, int)), (name, var, value)
-    assert sorted(seen["wrapped"]) == [("plant-a-c-sn0001", "ztp_labels", "header"), ("plant-a-c-sn0001", "ztp_labels", "note")]
+    wrapped_error = sorted((name, var, "arm", "last_error") for name, device in devices.items()
+                           if device["site"] == site for var in ["ztp_cloud_breakers"])
+    assert sorted(seen["wrapped"]) == sorted([("plant-a-c-sn0001", "ztp_labels", "header"),
+                                              ("plant-a-c-sn0001", "ztp_labels", "note")] + wrapped_error)
+    assert wrapped_error
     assert seen["plain"] > 80
 
 
