@@ -17,7 +17,7 @@ from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_engine impo
     now_iso,
 )
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Migrations: ordered, each a list of statements. {id_pk} and {append_only} differ per engine.
 MIGRATIONS = {
@@ -58,6 +58,21 @@ MIGRATIONS = {
     # The event log is append-only and keeps the name it was written with.
     4: [
         "UPDATE devices SET failed_stage = 'os_install' WHERE failed_stage = 'install_os'",
+    ],
+    # Network boot (boot_store): per-device netboot flag, one-time install tokens
+    # (only their SHA-256 is stored), machines seen booting with an unknown MAC,
+    # and the boot server's log of refused calls.
+    5: [
+        "CREATE TABLE device_boot (serial TEXT PRIMARY KEY REFERENCES devices(serial), netboot INTEGER NOT NULL,"
+        " updated_at TEXT NOT NULL)",
+        "CREATE TABLE boot_tokens (digest TEXT PRIMARY KEY, serial TEXT NOT NULL REFERENCES devices(serial),"
+        " mac TEXT NOT NULL, issued_at TEXT NOT NULL, expires_at TEXT NOT NULL, revoked_at TEXT, revoked_why TEXT)",
+        "CREATE INDEX boot_tokens_serial ON boot_tokens (serial)",
+        "CREATE TABLE boot_machines (mac TEXT PRIMARY KEY, status TEXT NOT NULL, serial TEXT, device TEXT REFERENCES devices(serial),"
+        " attributes TEXT NOT NULL, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, seen INTEGER NOT NULL)",
+        "CREATE INDEX boot_machines_status ON boot_machines (status)",
+        "CREATE TABLE boot_log (id {id_pk}, at TEXT NOT NULL, event TEXT NOT NULL, mac TEXT, serial TEXT,"
+        " client TEXT, detail TEXT NOT NULL)",
     ],
 }
 
