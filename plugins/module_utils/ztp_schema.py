@@ -61,17 +61,18 @@ MIGRATIONS = {
     ],
     # Network boot (boot_store): per-device netboot flag, one-time install tokens
     # (only their SHA-256 is stored), machines seen booting with an unknown MAC,
-    # and the boot server's log of refused calls.
+    # and the boot server's log of refused calls. IF NOT EXISTS: re-applying it
+    # after an older migration is replayed (tests do) is harmless.
     5: [
-        "CREATE TABLE device_boot (serial TEXT PRIMARY KEY REFERENCES devices(serial), netboot INTEGER NOT NULL,"
+        "CREATE TABLE IF NOT EXISTS device_boot (serial TEXT PRIMARY KEY REFERENCES devices(serial), netboot INTEGER NOT NULL,"
         " updated_at TEXT NOT NULL)",
-        "CREATE TABLE boot_tokens (digest TEXT PRIMARY KEY, serial TEXT NOT NULL REFERENCES devices(serial),"
+        "CREATE TABLE IF NOT EXISTS boot_tokens (digest TEXT PRIMARY KEY, serial TEXT NOT NULL REFERENCES devices(serial),"
         " mac TEXT NOT NULL, issued_at TEXT NOT NULL, expires_at TEXT NOT NULL, revoked_at TEXT, revoked_why TEXT)",
-        "CREATE INDEX boot_tokens_serial ON boot_tokens (serial)",
-        "CREATE TABLE boot_machines (mac TEXT PRIMARY KEY, status TEXT NOT NULL, serial TEXT, device TEXT REFERENCES devices(serial),"
+        "CREATE INDEX IF NOT EXISTS boot_tokens_serial ON boot_tokens (serial)",
+        "CREATE TABLE IF NOT EXISTS boot_machines (mac TEXT PRIMARY KEY, status TEXT NOT NULL, serial TEXT, device TEXT REFERENCES devices(serial),"
         " attributes TEXT NOT NULL, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, seen INTEGER NOT NULL)",
-        "CREATE INDEX boot_machines_status ON boot_machines (status)",
-        "CREATE TABLE boot_log (id {id_pk}, at TEXT NOT NULL, event TEXT NOT NULL, mac TEXT, serial TEXT,"
+        "CREATE INDEX IF NOT EXISTS boot_machines_status ON boot_machines (status)",
+        "CREATE TABLE IF NOT EXISTS boot_log (id {id_pk}, at TEXT NOT NULL, event TEXT NOT NULL, mac TEXT, serial TEXT,"
         " client TEXT, detail TEXT NOT NULL)",
     ],
 }

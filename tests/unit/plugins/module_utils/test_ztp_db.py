@@ -357,7 +357,7 @@ def test_v4_renames_the_install_os_stage_of_failed_devices(db_url, example):
     # as a collection before the rename wrote it
     conn = sqlite3.connect(db_url[len("sqlite://"):])
     conn.execute("UPDATE devices SET failed_stage = 'install_os' WHERE serial = 'SN-0001'")
-    conn.execute("DELETE FROM ztp_schema_version WHERE version = 4")
+    conn.execute("DELETE FROM ztp_schema_version WHERE version >= 4")
     conn.commit()
     conn.close()
     with ZtpStore(db_url) as store:
