@@ -313,10 +313,18 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(response.body)
 
+    def client(self) -> str:
+        """The caller: the image server's nginx on loopback passes the device's address on."""
+        peer = self.client_address[0]
+        forwarded = self.headers.get("X-Forwarded-For", "")
+        if peer in ("127.0.0.1", "::1") and forwarded:
+            return forwarded.split(",")[-1].strip()
+        return peer
+
     def do_GET(self) -> None:  # noqa: N802 - the http.server hook name
         parts = urlsplit(self.path)
         query = dict((k, v[0]) for k, v in parse_qs(parts.query).items())
-        self._send(t.cast(BootService, self.service).get(parts.path, query, self.client_address[0]))
+        self._send(t.cast(BootService, self.service).get(parts.path, query, self.client()))
 
     def do_POST(self) -> None:  # noqa: N802
         try:
@@ -328,7 +336,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(Response(413 if length > MAX_BODY else 411, b"a body of at most 64 KiB with Content-Length\n"))
             return
         raw = self.rfile.read(length)
-        self._send(t.cast(BootService, self.service).post(urlsplit(self.path).path, raw, self.client_address[0]))
+        self._send(t.cast(BootService, self.service).post(urlsplit(self.path).path, raw, self.client()))
 
     def log_message(self, format: str, *args: t.Any) -> None:  # noqa: A002 - the http.server signature
         LOG.debug("%s %s", self.client_address[0], format % args)
