@@ -29,16 +29,19 @@ to the journal and to the ZTP database's boot_log; a token is never logged.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import concurrent.futures
+import http
 import json
 import logging
 import os
+import queue
 import re
+import signal
 import sys
 import threading
 import time
 import typing as t
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from ansible_collections.edgefleet.platform.plugins.module_utils.answer_files import (
@@ -80,6 +83,7 @@ ANSWER_FILES = {
     "unattend": ("autounattend.xml",),
 }
 CLIENT_FILES = ("edgefleet-phone-home", "edgefleet-phone-home.service", "edgefleet-pick-disk", "edgefleet-phone-home.ps1")
+DB_THREADS = ("ztp-db", "ztp-phone-home")  # the threads that own a database connection
 STATUS_OF = {"malformed": 400, "not_due": 409}  # every token refusal is a bare 403
 _MAC_PATH = r"([0-9a-fA-F]{2}(?:-[0-9a-fA-F]{2}){5})"
 ROUTES = {
@@ -122,6 +126,53 @@ def neighbour_mac(arp_table: str, ip: str) -> t.Optional[str]:
     return None
 
 
+class PhoneHomeQueue:
+    """Phone-homes that arrive together are written together: one writer thread
+    takes whatever is queued (up to ``limit``) as one batch, one transaction
+    (BootStore.phone_home_batch), so a site's boot storm costs a handful of
+    transactions instead of one per IPC, and no write waits on another's lock."""
+
+    def __init__(self, service: "BootService", limit: int = 500) -> None:
+        self.service = service
+        self.limit = limit
+        self.queue = queue.Queue()  # type: queue.Queue[t.Any]
+        self.thread = threading.Thread(target=self._run, name=DB_THREADS[1], daemon=True)
+        self.thread.start()
+
+    def future(self, call: dict, neighbour: t.Optional[str]) -> concurrent.futures.Future:
+        future = concurrent.futures.Future()  # type: concurrent.futures.Future[t.Any]
+        self.queue.put((call, neighbour, future))
+        return future
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+
+    def _run(self) -> None:
+        while True:
+            first = self.queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self.limit:
+                try:
+                    item = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self.queue.put(None)
+                    break
+                batch.append(item)
+            try:
+                results = self.service.db(lambda boot: boot.phone_home_batch([(c, n) for c, n, _ in batch]))
+            except Exception as exc:  # the callers answer 500 and the log has it
+                for _, _, future in batch:
+                    future.set_exception(exc)
+                continue
+            for (_, _, future), result in zip(batch, results):
+                future.set_result(result)
+
+
 class BootService:
     """The routes, over a small pool of database connections (one per worker thread)."""
 
@@ -133,9 +184,11 @@ class BootService:
         self._stores = []  # type: list[ZtpStore]
         self._lock = threading.Lock()
         ZtpStore(config.database).close()  # migrate once, fail early on a bad URL
-        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="ztp")
+        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix=DB_THREADS[0])
+        self.phone_homes = PhoneHomeQueue(self)
 
     def close(self) -> None:
+        self.phone_homes.close()
         self.pool.shutdown(wait=True)
         with self._lock:
             for store in self._stores:
@@ -151,7 +204,10 @@ class BootService:
         return BootStore(store, self.clock)
 
     def db(self, func: t.Callable[[BootStore], t.Any]) -> t.Any:
-        """Run func on a pooled connection (SQLite connections stay in their thread)."""
+        """Run func on a pooled connection (SQLite connections stay in their thread):
+        right here in a pool or writer thread, else handed to the pool."""
+        if threading.current_thread().name.startswith(DB_THREADS):
+            return func(self._boot())
         return self.pool.submit(lambda: func(self._boot())).result()
 
     def refuse(self, exc: BootRefused, client: str, event: str) -> Response:
@@ -261,15 +317,24 @@ class BootService:
 
     def _phone_home(self, raw: bytes, client: str) -> Response:
         try:
-            try:
-                body = json.loads(raw.decode("utf-8"))
-            except ValueError as exc:
-                raise BootRefused("malformed", "the body is not JSON: %s" % exc) from None
-            call = parse_phone_home(body)
-            seen = neighbour_mac(self.config.arp_table, client) if self.config.verify_neighbour else None
-            outcome = self.db(lambda boot: boot.phone_home(call, seen))
+            call, seen = self.phone_home_call(raw, client)
+            outcome = self.phone_homes.future(call, seen).result()
         except BootRefused as exc:
             return self.refuse(exc, client, "phone_home")
+        return self.phone_home_done(call, outcome, client)
+
+    def phone_home_call(self, raw: bytes, client: str) -> t.Tuple[dict, t.Optional[str]]:
+        """The checked call and the caller's MAC where the neighbour table has it; BootRefused if malformed."""
+        try:
+            body = json.loads(raw.decode("utf-8"))
+        except ValueError as exc:
+            raise BootRefused("malformed", "the body is not JSON: %s" % exc) from None
+        call = parse_phone_home(body)
+        return call, neighbour_mac(self.config.arp_table, client) if self.config.verify_neighbour else None
+
+    def phone_home_done(self, call: dict, outcome: t.Any, client: str) -> Response:
+        if isinstance(outcome, BootRefused):
+            return self.refuse(outcome, client, "phone_home")
         LOG.info("phone-home of %s (%s) from %s: %s", call["serial"], outcome["mac"], client, outcome["state"])
         body = {"serial": call["serial"], "hostname": outcome.get("host"), "state": outcome["state"], "netboot": False}
         return Response(201, json.dumps(body).encode(), "application/json")
@@ -299,57 +364,115 @@ class BootService:
 
 
 # HTTP ------------------------------------------------------------------------------
+# asyncio streams: a site's boot storm is a thousand short connections at once,
+# which an event loop holds without a thread each. Deliberately small: GET and
+# POST, one request per connection, bounded request line, headers and body.
 
-class _Handler(BaseHTTPRequestHandler):
-    service = None  # type: t.Optional[BootService]
-    protocol_version = "HTTP/1.1"
-    server_version = "edgefleet-boot"
+READ_TIMEOUT = 15.0
+MAX_HEADERS = 64
+LINE_LIMIT = 8192
 
-    def _send(self, response: Response) -> None:
-        self.send_response(response.status)
-        self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(response.body)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(response.body)
 
-    def client(self) -> str:
-        """The caller: the image server's nginx on loopback passes the device's address on."""
-        peer = self.client_address[0]
-        forwarded = self.headers.get("X-Forwarded-For", "")
-        if peer in ("127.0.0.1", "::1") and forwarded:
-            return forwarded.split(",")[-1].strip()
-        return peer
+class _BadRequest(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
 
-    def do_GET(self) -> None:  # noqa: N802 - the http.server hook name
-        parts = urlsplit(self.path)
+
+async def _read_request(reader: asyncio.StreamReader) -> t.Tuple[str, str, dict, bytes]:
+    try:
+        line = await reader.readline()
+        parts = line.decode("latin-1").rstrip("\r\n").split(" ")
+        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+            raise _BadRequest(400)
+        method, target = parts[0], parts[1]
+        if method not in ("GET", "POST"):
+            raise _BadRequest(405)
+        headers = {}
+        for _ in range(MAX_HEADERS):
+            line = await reader.readline()
+            if line in (b"\r\n", b"\n", b""):
+                break
+            name, sep, value = line.decode("latin-1").partition(":")
+            if not sep:
+                raise _BadRequest(400)
+            headers[name.strip().lower()] = value.strip()
+        else:
+            raise _BadRequest(431)
+        body = b""
+        if method == "POST":
+            try:
+                length = int(headers.get("content-length", ""))
+            except ValueError:
+                raise _BadRequest(411) from None
+            if not 0 <= length <= MAX_BODY:
+                raise _BadRequest(413)
+            body = await reader.readexactly(length)
+    except (ValueError, asyncio.LimitOverrunError, asyncio.IncompleteReadError):
+        raise _BadRequest(400) from None
+    return method, target, headers, body
+
+
+def _client(writer: asyncio.StreamWriter, headers: dict) -> str:
+    """The caller: the image server's nginx on loopback passes the device's address on."""
+    peer = (writer.get_extra_info("peername") or ("?",))[0]
+    forwarded = headers.get("x-forwarded-for", "")
+    if peer in ("127.0.0.1", "::1") and forwarded:
+        return forwarded.split(",")[-1].strip()
+    return peer
+
+
+async def _respond(service: BootService, method: str, target: str, headers: dict, body: bytes, client: str) -> Response:
+    loop = asyncio.get_running_loop()
+    parts = urlsplit(target)
+    if method == "GET":
         query = dict((k, v[0]) for k, v in parse_qs(parts.query).items())
-        self._send(t.cast(BootService, self.service).get(parts.path, query, self.client()))
+        return await loop.run_in_executor(service.pool, service.get, parts.path, query, client)
+    if parts.path != "/phone-home":
+        return await loop.run_in_executor(service.pool, service.post, parts.path, body, client)
+    # a phone-home waits for its batch without holding a database thread
+    try:
+        call, seen = service.phone_home_call(body, client)
+    except BootRefused as exc:
+        return await loop.run_in_executor(service.pool, service.refuse, exc, client, "phone_home")
+    outcome = await asyncio.wrap_future(service.phone_homes.future(call, seen))
+    if isinstance(outcome, BootRefused):  # logged in the database: a database thread's work
+        return await loop.run_in_executor(service.pool, service.phone_home_done, call, outcome, client)
+    return service.phone_home_done(call, outcome, client)
 
-    def do_POST(self) -> None:  # noqa: N802
+
+def _handler(service: BootService) -> t.Callable[[asyncio.StreamReader, asyncio.StreamWriter], t.Awaitable[None]]:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            length = int(self.headers.get("Content-Length", ""))
-        except ValueError:
-            length = -1
-        if not 0 <= length <= MAX_BODY:
-            self.close_connection = True
-            self._send(Response(413 if length > MAX_BODY else 411, b"a body of at most 64 KiB with Content-Length\n"))
-            return
-        raw = self.rfile.read(length)
-        self._send(t.cast(BootService, self.service).post(urlsplit(self.path).path, raw, self.client()))
+            try:
+                method, target, headers, body = await asyncio.wait_for(_read_request(reader), READ_TIMEOUT)
+                response = await _respond(service, method, target, headers, body, _client(writer, headers))
+            except _BadRequest as exc:
+                response = Response(exc.status, b"bad request\n")
+            except asyncio.TimeoutError:
+                response = Response(408, b"request timeout\n")
+            except Exception:  # the device gets a 500, the journal the traceback
+                LOG.exception("request failed")
+                response = Response(500, b"internal error\n")
+            head = ("HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nCache-Control: no-store\r\n"
+                    "Connection: close\r\nServer: edgefleet-boot\r\n\r\n"
+                    % (response.status, http.HTTPStatus(response.status).phrase, response.content_type, len(response.body)))
+            writer.write(head.encode("latin-1") + response.body)
+            await writer.drain()
+        except (ConnectionError, asyncio.TimeoutError):
+            pass
+        finally:
+            writer.close()
+    return handle
 
-    def log_message(self, format: str, *args: t.Any) -> None:  # noqa: A002 - the http.server signature
-        LOG.debug("%s %s", self.client_address[0], format % args)
 
-
-class BootHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 1024  # a site's boot storm queues instead of being refused
-
-
-def make_server(service: BootService, host: str, port: int) -> BootHTTPServer:
-    handler = type("BootHandler", (_Handler,), {"service": service})
-    return BootHTTPServer((host, port), handler)
+async def serve(service: BootService, host: str, port: int, stop: t.Optional[asyncio.Event] = None) -> None:
+    """Serve until ``stop`` is set (SIGTERM/SIGINT set it when run as the unit)."""
+    stop = stop or asyncio.Event()
+    server = await asyncio.start_server(_handler(service), host, port, backlog=1024, limit=LINE_LIMIT)
+    LOG.info("edgefleet boot server on %s:%d", host, port)
+    async with server:
+        await stop.wait()
 
 
 def load_config(path: str) -> t.Tuple[ServerConfig, str, int]:
@@ -376,14 +499,17 @@ def main(argv: t.Optional[t.Sequence[str]] = None) -> int:
     logging.basicConfig(level=args.log_level, stream=sys.stderr, format="%(levelname)s %(message)s")
     config, host, port = load_config(args.config)
     service = BootService(config)
-    server = make_server(service, host, port)
-    LOG.info("edgefleet boot server on %s:%d", host, port)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await serve(service, host, port, stop)
+
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:  # pragma: no cover
-        pass
+        asyncio.run(run())
     finally:
-        server.server_close()
         service.close()
     return 0
 

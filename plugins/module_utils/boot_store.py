@@ -23,7 +23,7 @@ from ansible_collections.edgefleet.platform.plugins.module_utils.boot_tokens imp
     new_token,
     token_verdict,
 )
-from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_engine import dumps
+from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_engine import chunks, dumps, placeholders
 from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_model import (
     ZtpError,
     check_serial,
@@ -151,36 +151,81 @@ class BootStore:
 
     def phone_home(self, call: dict, neighbour_mac: t.Optional[str] = None) -> dict:
         """A parsed phone-home (boot_tokens.parse_phone_home): the os_install stage's
-        success for that device, its hardware recorded, netboot off, the token revoked.
+        success for that device, its hardware recorded, netboot off, the token
+        revoked; a refusal raises BootRefused and changes nothing."""
+        outcome = self.phone_home_batch([(call, neighbour_mac)])[0]
+        if isinstance(outcome, BootRefused):
+            raise outcome
+        return outcome
 
-        Everything happens in one transaction; a refusal raises BootRefused and
-        changes nothing (the caller logs it).
+    def phone_home_batch(self, calls: t.Sequence[t.Tuple[dict, t.Optional[str]]]) -> t.List[t.Any]:
+        """Phone-homes that arrived together, in one transaction (a site's boot storm).
+
+        Per call, in order: its outcome, or the BootRefused that refused it and
+        left its device untouched. The accepted ones are one os_install stage
+        write (ZtpStore's, decided by ztp_model.plan_stage), one token revocation
+        and one netboot update, whatever their number. A device reported twice in
+        one batch is handled in the next one, so the second call sees the first's
+        revoked token.
         """
-        return self.store._run_write(lambda: self._phone_home(call, neighbour_mac))
+        out = []  # type: list[t.Any]
+        pending = list(calls)
+        while pending:
+            batch, later, seen = [], [], set()  # type: ignore[var-annotated]
+            for item in pending:
+                (later if item[0]["serial"] in seen else batch).append(item)
+                seen.add(item[0]["serial"])
+            out.extend(self.store._run_write(lambda: self._phone_home_batch(batch)))
+            pending = later
+        return out
 
-    def _phone_home(self, call: dict, neighbour_mac: t.Optional[str]) -> dict:
-        serial, macs = call["serial"], call["macs"]
-        row = self._token_row(call["token"])
-        verdict = token_verdict(row, serial, macs, self.now())
-        if verdict:
-            raise BootRefused(verdict[0], verdict[1], serial, row[1] if row else None)
-        token_mac = t.cast(tuple, row)[1]
-        if neighbour_mac is not None and neighbour_mac != token_mac:
-            raise BootRefused("wrong_mac", "the call came from %s, the token was issued to %s" % (neighbour_mac, token_mac), serial, token_mac)
-        device = self.store.devices(serial=[serial])[0]
-        facts = dict(device["facts"])
-        facts["phone_home"] = {"at": self.now(), "macs": macs, "ssh_host_keys": call["ssh_host_keys"], "reported": call["facts"]}
-        report = {"serial": serial, "host": device["hostname"], "facts": facts}
-        if call["hardware"]:
-            report["hardware"] = call["hardware"]
-        outcome = self.store._record_stage("os_install", [report], PHONE_HOME_ACTOR)["devices"][0]
-        if outcome["action"] not in ("advanced", "retried", "kept"):
-            raise BootRefused("not_due", "device %s is %s: %s" % (serial, outcome["before"], outcome["note"]), serial, token_mac)
+    def _phone_home_batch(self, calls: t.Sequence[t.Tuple[dict, t.Optional[str]]]) -> t.List[t.Any]:
         now = self.now()
-        self.engine.execute("UPDATE boot_tokens SET revoked_at = ?, revoked_why = ? WHERE serial = ? AND revoked_at IS NULL",
-                            (now, "phoned home", serial))
-        self._set_netboot(serial, False)
-        return dict(outcome, mac=token_mac, netboot=False)
+        rows = {}
+        digests = sorted(set(digest(c["token"]) for c, _ in calls))
+        for chunk in chunks(digests):
+            for row in self.engine.execute("SELECT digest, serial, mac, expires_at, revoked_at, revoked_why FROM boot_tokens"
+                                           " WHERE digest IN (%s) ORDER BY digest%s" % (placeholders(len(chunk)), self.engine.lock_suffix),
+                                           list(chunk)):
+                rows[row[0]] = tuple(row[1:])
+        results = []  # type: list[t.Any]
+        accepted = {}  # serial -> (index, call, token mac)
+        for call, neighbour in calls:
+            row = rows.get(digest(call["token"]))
+            verdict = token_verdict(row, call["serial"], call["macs"], now)
+            if verdict is None and neighbour is not None and neighbour != t.cast(tuple, row)[1]:
+                verdict = ("wrong_mac", "the call came from %s, the token was issued to %s" % (neighbour, t.cast(tuple, row)[1]))
+            if verdict:
+                results.append(BootRefused(verdict[0], verdict[1], call["serial"], row[1] if row else None))
+                continue
+            accepted[call["serial"]] = (len(results), call, t.cast(tuple, row)[1])
+            results.append(None)
+        if not accepted:
+            return results
+        devices = dict((d["serial"], d) for d in self.store.devices(serial=sorted(accepted)))
+        reports = []
+        for serial, (_, call, _) in sorted(accepted.items()):
+            facts = dict(devices[serial]["facts"])
+            facts["phone_home"] = {"at": now, "macs": call["macs"], "ssh_host_keys": call["ssh_host_keys"], "reported": call["facts"]}
+            report = {"serial": serial, "host": devices[serial]["hostname"], "facts": facts}
+            if call["hardware"]:
+                report["hardware"] = call["hardware"]
+            reports.append(report)
+        done = []
+        for outcome in self.store._record_stage("os_install", reports, PHONE_HOME_ACTOR)["devices"]:
+            index, call, token_mac = accepted[outcome["serial"]]
+            if outcome["action"] in ("advanced", "retried", "kept"):
+                results[index] = dict(outcome, mac=token_mac, netboot=False)
+                done.append(outcome["serial"])
+            else:  # nothing was written for it: plan_stage leaves such a device untouched
+                results[index] = BootRefused("not_due", "device %s is %s: %s" % (outcome["serial"], outcome["before"], outcome["note"]),
+                                             outcome["serial"], token_mac)
+        for chunk in chunks(done):
+            self.engine.execute("UPDATE boot_tokens SET revoked_at = ?, revoked_why = ? WHERE serial IN (%s) AND revoked_at IS NULL"
+                                % placeholders(len(chunk)), [now, "phoned home"] + list(chunk))
+            self.engine.execute("DELETE FROM device_boot WHERE serial IN (%s)" % placeholders(len(chunk)), list(chunk))
+        self.engine.executemany("INSERT INTO device_boot (serial, netboot, updated_at) VALUES (?, 0, ?)", [(s, now) for s in done])
+        return results
 
     def record_unknown(self, mac: str, attributes: dict, client: t.Optional[str] = None) -> dict:
         """A machine booting with a MAC the database does not know.
