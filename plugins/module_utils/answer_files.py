@@ -29,7 +29,8 @@ from ansible_collections.edgefleet.platform.plugins.module_utils.boot_rules impo
 )
 from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_model import ZtpError
 
-_SSH_KEY_RE = re.compile(r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/]+={0,3}( [A-Za-z0-9@._+-]{1,64})?$")
+_SSH_KEY_RE = re.compile(r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com)"
+                         r" [A-Za-z0-9+/]+={0,3}( [A-Za-z0-9@._+-]{1,64})?$")
 _URL_RE = re.compile(r"^https?://[A-Za-z0-9.:\[\]-]+(/[A-Za-z0-9._~/-]*)?$")
 _PLAIN_RE = re.compile(r"^[A-Za-z0-9._/+-]{1,64}$")
 UNATTEND_NS = "urn:schemas-microsoft-com:unattend"
@@ -104,7 +105,8 @@ printf '127.0.1.1 %%s %%s\\n' %(fqdn)s %(hostname)s >> "$T/etc/hosts"
 if [ "${2:-}" = --network ]; then
   mkdir -p "$T/etc/systemd/network"
   printf '%%s' %(network)s > "$T/etc/systemd/network/10-edgefleet-boot.network"
-  ln -sf /lib/systemd/system/systemd-networkd.service "$T/etc/systemd/system/multi-user.target.wants/systemd-networkd.service" 2>/dev/null || true
+  ln -sf /lib/systemd/system/systemd-networkd.service \\
+    "$T/etc/systemd/system/multi-user.target.wants/systemd-networkd.service" 2>/dev/null || true
 fi
 if ! chroot "$T" id %(user)s >/dev/null 2>&1; then
   chroot "$T" useradd --create-home --shell /bin/bash %(user)s
@@ -335,9 +337,11 @@ def render_unattend(device: dict, intent: InstallIntent, settings: AnswerSetting
         "Set-Content -Path C:\\ProgramData\\ssh\\administrators_authorized_keys -Value \\\"%s\\\"; "
         "icacls C:\\ProgramData\\ssh\\administrators_authorized_keys /inheritance:r /grant SYSTEM:F /grant Administrators:F" % keys,
         "Enable-PSRemoting -Force -SkipNetworkProfileCheck",
-        "Invoke-WebRequest -UseBasicParsing -Uri %s/files/edgefleet-phone-home.ps1 -OutFile C:\\ProgramData\\edgefleet\\phone-home.ps1" % base,
+        "Invoke-WebRequest -UseBasicParsing -Uri %s/files/edgefleet-phone-home.ps1"
+        " -OutFile C:\\ProgramData\\edgefleet\\phone-home.ps1" % base,
         "Invoke-WebRequest -UseBasicParsing -Uri %s -OutFile C:\\ProgramData\\edgefleet\\phone-home.env; "
-        "icacls C:\\ProgramData\\edgefleet\\phone-home.env /inheritance:r /grant SYSTEM:F" % _device_url(settings, device, "phone-home.env"),
+        "icacls C:\\ProgramData\\edgefleet\\phone-home.env /inheritance:r /grant SYSTEM:F"
+        % _device_url(settings, device, "phone-home.env"),
         "Register-ScheduledTask -TaskName edgefleet-phone-home -User SYSTEM -Trigger (New-ScheduledTaskTrigger -AtStartup)"
         " -Action (New-ScheduledTaskAction -Execute powershell.exe -Argument"
         " '-NoProfile -ExecutionPolicy Bypass -File C:\\ProgramData\\edgefleet\\phone-home.ps1')",

@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
+import functools
 import http
 import json
 import logging
@@ -126,6 +127,10 @@ def neighbour_mac(arp_table: str, ip: str) -> t.Optional[str]:
     return None
 
 
+def _write_batch(calls: list, boot: BootStore) -> list:
+    return boot.phone_home_batch(calls)
+
+
 class PhoneHomeQueue:
     """Phone-homes that arrive together are written together: one writer thread
     takes whatever is queued (up to ``limit``) as one batch, one transaction
@@ -164,7 +169,7 @@ class PhoneHomeQueue:
                     break
                 batch.append(item)
             try:
-                results = self.service.db(lambda boot: boot.phone_home_batch([(c, n) for c, n, _ in batch]))
+                results = self.service.db(functools.partial(_write_batch, [(c, n) for c, n, _ in batch]))
             except Exception as exc:  # the callers answer 500 and the log has it
                 for _, _, future in batch:
                     future.set_exception(exc)
@@ -237,7 +242,7 @@ class BootService:
                 if machine.get("status") == "linked":
                     view = boot.lookup(mac)
             decision = boot_decision(view.device, view.netboot)
-            intent = install_intent(view.device, self.config.default_image) if decision.kind == "install" else None
+            intent = install_intent(view.device, self.config.default_image) if view.device and decision.kind == "install" else None
             return device_script(decision, view.device, intent, self.config.urls, mac), decision.kind
 
         try:
@@ -356,9 +361,10 @@ class BootService:
             return self.refuse(exc, client, "disk")
         except ZtpError as exc:
             # the device's console shows it; the log keeps it
-            LOG.error("install disk for %s: %s", mac, exc)
-            self.db(lambda boot: boot.log("disk_refused:rule", str(exc), mac, None, client))
-            return Response(409, (str(exc) + "\n").encode())
+            reason = str(exc)
+            LOG.error("install disk for %s: %s", mac, reason)
+            self.db(lambda boot: boot.log("disk_refused:rule", reason, mac, None, client))
+            return Response(409, (reason + "\n").encode())
         LOG.info("install disk for %s: %s", mac, disk["name"])
         return Response(200, ("/dev/%s\n" % disk["name"]).encode())
 

@@ -11,6 +11,7 @@ the log of refused calls. Lifecycle moves go through ZtpStore's stage write
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import typing as t
@@ -120,7 +121,8 @@ class BootStore:
         if rows and current != enabled:
             self.engine.execute("UPDATE device_boot SET netboot = ?, updated_at = ? WHERE serial = ?", (int(enabled), self.now(), serial))
         elif not rows:
-            self.engine.execute("INSERT INTO device_boot (serial, netboot, updated_at) VALUES (?, ?, ?)", (serial, int(enabled), self.now()))
+            self.engine.execute("INSERT INTO device_boot (serial, netboot, updated_at) VALUES (?, ?, ?)",
+                                (serial, int(enabled), self.now()))
         return current != enabled
 
     def issue_token(self, serial: str, mac: str, ttl: float = DEFAULT_TTL_SECONDS) -> str:
@@ -168,14 +170,16 @@ class BootStore:
         one batch is handled in the next one, so the second call sees the first's
         revoked token.
         """
-        out = []  # type: list[t.Any]
-        pending = list(calls)
+        out = [None] * len(calls)  # type: list[t.Any]
+        pending = list(enumerate(calls))
         while pending:
             batch, later, seen = [], [], set()  # type: ignore[var-annotated]
-            for item in pending:
-                (later if item[0]["serial"] in seen else batch).append(item)
+            for index, item in pending:
+                (later if item[0]["serial"] in seen else batch).append((index, item))
                 seen.add(item[0]["serial"])
-            out.extend(self.store._run_write(lambda: self._phone_home_batch(batch)))
+            done = self.store._run_write(functools.partial(self._phone_home_batch, [item for _, item in batch]))
+            for (index, _), result in zip(batch, done):
+                out[index] = result
             pending = later
         return out
 

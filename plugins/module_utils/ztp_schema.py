@@ -69,8 +69,9 @@ MIGRATIONS = {
         "CREATE TABLE IF NOT EXISTS boot_tokens (digest TEXT PRIMARY KEY, serial TEXT NOT NULL REFERENCES devices(serial),"
         " mac TEXT NOT NULL, issued_at TEXT NOT NULL, expires_at TEXT NOT NULL, revoked_at TEXT, revoked_why TEXT)",
         "CREATE INDEX IF NOT EXISTS boot_tokens_serial ON boot_tokens (serial)",
-        "CREATE TABLE IF NOT EXISTS boot_machines (mac TEXT PRIMARY KEY, status TEXT NOT NULL, serial TEXT, device TEXT REFERENCES devices(serial),"
-        " attributes TEXT NOT NULL, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, seen INTEGER NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS boot_machines (mac TEXT PRIMARY KEY, status TEXT NOT NULL, serial TEXT,"
+        " device TEXT REFERENCES devices(serial), attributes TEXT NOT NULL, first_seen TEXT NOT NULL,"
+        " last_seen TEXT NOT NULL, seen INTEGER NOT NULL)",
         "CREATE INDEX IF NOT EXISTS boot_machines_status ON boot_machines (status)",
         "CREATE TABLE IF NOT EXISTS boot_log (id {id_pk}, at TEXT NOT NULL, event TEXT NOT NULL, mac TEXT, serial TEXT,"
         " client TEXT, detail TEXT NOT NULL)",

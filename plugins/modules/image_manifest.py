@@ -67,7 +67,6 @@ manifest:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.edgefleet.platform.plugins.module_utils.boot_images import ManifestError, build_manifest, render_manifest
 
 

@@ -216,3 +216,27 @@ def test_unknown_and_decommissioned_machines(server, fleet):
     assert (machines["52:54:00:ff:00:02"]["status"], machines["52:54:00:ff:00:02"]["device"]) == ("linked", "SN-B")
     assert server.get("/boot/52-54-00-0a-00-03.ipxe")[0] == 404
     assert server.get("/answer/52-54-00-0a-00-03/phone-home.env")[0] == 409
+
+
+def raw_request(server, data):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(data)
+        chunks = []
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    return int(b"".join(chunks).split(b" ", 2)[1])
+
+
+def test_bad_http_is_refused(server, fleet):
+    before = state(fleet)
+    assert raw_request(server, b"DELETE /boot/entry.ipxe HTTP/1.1\r\n\r\n") == 405
+    assert raw_request(server, b"GARBAGE\r\n\r\n") == 400
+    assert raw_request(server, b"POST /phone-home HTTP/1.1\r\nHost: x\r\n\r\n") == 411
+    assert raw_request(server, b"GET /boot/entry.ipxe HTTP/1.1\r\n" + b"X-A: b\r\n" * 100 + b"\r\n") == 431
+    assert raw_request(server, b"GET /" + b"a" * 10000 + b" HTTP/1.1\r\n\r\n") == 400
+    assert raw_request(server, b"GET /nothing HTTP/1.1\r\n\r\n") == 404
+    assert state(fleet) == before
+    assert server.get("/healthz") == (200, "ok\n")

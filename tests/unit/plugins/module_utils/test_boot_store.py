@@ -185,3 +185,29 @@ def test_an_operator_claims_an_unassigned_machine(boot):
         boot.claim("52:54:00:aa:bb:cf", "SN-0002", "ops")
     with pytest.raises(ZtpError, match="was never seen booting"):
         boot.claim("52:54:00:aa:bb:00", "SN-0002", "ops")
+
+
+def test_a_batch_answers_each_call_and_writes_the_accepted_ones_together(boot):
+    token_a = boot.issue_token("SN-0001", MAC1)
+    token_b = boot.issue_token("SN-0002", MAC2)
+    writes = boot.engine.statements
+    results = boot.phone_home_batch([
+        (call(token_a), None),
+        (call(token_a), None),  # the same device twice: handled after the first, so a replay
+        (call(token_b, serial="SN-0002", macs=[MAC1]), None),  # B's token from A's MAC
+        (call(token_b, serial="SN-0002", macs=[MAC2]), None),
+    ])
+    assert results[0]["state"] == "os_installed" and results[3]["state"] == "os_installed"
+    assert (results[1].why, results[2].why) == ("replayed", "wrong_mac")
+    assert [d["state"] for d in boot.store.devices()] == ["os_installed", "os_installed"]
+    assert boot.netboot("SN-0001") is False and boot.netboot("SN-0002") is False
+    first_round = boot.engine.statements - writes
+    # the statements of a batch do not grow with its size
+    more = dict(FLEET, devices=[{"serial": "SN-1%03d" % i, "mac": "52:54:00:01:00:%02x" % i, "site": "plant-a", "role": "worker"}
+                                for i in range(40)])
+    boot.store.import_data(more, "test")
+    tokens = [boot.issue_token(d["serial"], d["mac"]) for d in more["devices"]]
+    writes = boot.engine.statements
+    results = boot.phone_home_batch([(call(tok, serial=d["serial"], macs=[d["mac"]]), None) for tok, d in zip(tokens, more["devices"])])
+    assert all(r["state"] == "os_installed" for r in results)
+    assert boot.engine.statements - writes <= first_round + 2
