@@ -41,7 +41,7 @@ options:
     description: Who claims, for the device's event log (default C(ansible:<user>)).
     type: str
 notes:
-  - The module must run where the ZTP database is reachable, usually the controller (C(delegate_to: localhost)).
+  - "The module must run where the ZTP database is reachable, usually the controller (C(delegate_to: localhost))."
 """
 
 EXAMPLES = r"""
