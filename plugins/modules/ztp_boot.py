@@ -11,7 +11,7 @@ short_description: Claim machines that network-booted unknown, switch a device's
 version_added: 0.1.0
 description:
   - The operator's side of the network boot (the C(edgefleet.platform.pxe_server) role's boot server).
-  - With O(mac) and O(serial), claims a machine the boot server recorded as C(unassigned) for a planned device:
+  - With O(mac) and O(serial), claims a machine the boot server recorded as C(unassigned) for a planned device;
     its MAC is added to the device, which installs at its next boot.
   - With O(serial) and O(netboot), switches network boot on (for example to reinstall, with the device moved to
     C(registered) by M(edgefleet.platform.ztp_device)) or off. A phone-home switches it off by itself.
