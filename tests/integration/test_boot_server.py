@@ -240,3 +240,28 @@ def test_bad_http_is_refused(server, fleet):
     assert raw_request(server, b"GET /nothing HTTP/1.1\r\n\r\n") == 404
     assert state(fleet) == before
     assert server.get("/healthz") == (200, "ok\n")
+
+
+def test_the_disk_picker_reports_this_machines_disks(server, fleet):
+    """The client the installers run, on this machine's real /sys/block: the server's rule decides."""
+    picker = os.path.join(ROOT, "roles", "pxe_server", "files", "client", "edgefleet-pick-disk")
+    disks = sorted(d for d in os.listdir("/sys/block") if not d.startswith(("loop", "ram", "zram", "sr", "dm-", "md")))
+    with ZtpStore(fleet) as store:
+        store.save_devices([{"serial": "SN-B", "labels": {"edgefleet.io/os-disk": "serial:NO-SUCH-DISK"}}], "test")
+    before = state(fleet)
+    done = subprocess.run(["sh", picker, server.base + "/answer/52-54-00-0a-00-02/disk"], capture_output=True, text=True)
+    assert done.returncode == 1 and done.stdout == ""
+    assert "rule 'serial:NO-SUCH-DISK' matches no disk" in done.stderr
+    for name in disks:
+        if int(open("/sys/block/%s/size" % name).read()) * 512 >= 8 * 1024 ** 3:
+            assert name in done.stderr  # the reason lists what the machine has
+    assert state(fleet) == before
+    big = [d for d in disks if int(open("/sys/block/%s/size" % d).read()) * 512 >= 8 * 1024 ** 3
+           and open("/sys/block/%s/removable" % d).read().strip() == "0"]
+    with ZtpStore(fleet) as store:
+        store.save_devices([{"serial": "SN-B", "labels": {"edgefleet.io/os-disk": "single"}}], "test")
+    done = subprocess.run(["sh", picker, server.base + "/answer/52-54-00-0a-00-02/disk"], capture_output=True, text=True)
+    if len(big) == 1:
+        assert (done.returncode, done.stdout) == (0, "/dev/%s\n" % big[0])
+    else:
+        assert done.returncode == 1 and ("matches %d disks" % len(big) if big else "matches no disk") in done.stderr
