@@ -86,7 +86,7 @@ from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_module impo
 
 
 def main() -> None:
-    spec = dict(mac=dict(type="str"), serial=dict(type="str"), netboot=dict(type="bool"), actor=dict(type="str"))
+    spec: dict = dict(mac=dict(type="str"), serial=dict(type="str"), netboot=dict(type="bool"), actor=dict(type="str"))
     spec.update(DATABASE_ARGSPEC)
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
                            required_by={"mac": ("serial",), "netboot": ("serial",)}, mutually_exclusive=[("mac", "netboot")])
@@ -94,7 +94,7 @@ def main() -> None:
 
     def work(store):
         boot = BootStore(store)
-        result = dict(changed=False)
+        result: dict = dict(changed=False)
         if params["mac"]:
             machine = boot.claim(params["mac"], params["serial"], params["actor"] or default_actor())
             result["changed"] = machine.pop("changed")
