@@ -54,14 +54,16 @@ def device_script(decision: BootDecision, device: t.Optional[dict], intent: t.Op
                 "echo edgefleet: %s is not in the ZTP database: recorded, waiting to be claimed\n"
                 "sleep %d\n"
                 "chain --autofree %s/boot/%s.ipxe || exit 1\n" % (mac, DISCOVERY_RETRY_SECONDS, base, hyp))
-    assert device is not None
+    if device is None:
+        raise ValueError("a %s script needs the device" % decision.kind)
     where = "device %s" % device["serial"]
     name = script_value(where, "hostname", device["hostname"])
     head = "#!ipxe\necho edgefleet: %s (%s): %s\n" % (name, device["serial"], decision.reason)
     if decision.kind == "local":
         return head + ("iseq ${platform} efi && exit 1 ||\n"
                        "sanboot --no-describe --drive 0x80 || exit 1\n")
-    assert intent is not None
+    if intent is None:
+        raise ValueError("an install script needs the device's install plan")
     answer = "%s/answer/%s" % (base, hyp)
     if decision.method == "image":
         image = script_value(where, "labels.edgefleet.io/image", t.cast(str, intent.image))
