@@ -40,7 +40,6 @@ import os
 import platform
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -114,7 +113,7 @@ http {
 
 
 def wait_port(port: int) -> None:
-    for _ in range(200):
+    for _attempt in range(200):
         with socket.socket() as sock:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
                 return
@@ -131,7 +130,7 @@ async def one(port: int, request: bytes, timeout: float) -> tuple:
         await writer.drain()
         raw = await asyncio.wait_for(reader.read(), timeout)
         writer.close()
-        head, _, body = raw.partition(b"\r\n\r\n")
+        head, _sep, body = raw.partition(b"\r\n\r\n")
         status = int(head.split(b" ", 2)[1])
     except (OSError, asyncio.TimeoutError, ValueError, IndexError):
         return time.perf_counter() - start, 0, b""
@@ -157,13 +156,13 @@ def pct(values: list, q: float) -> float:
 
 
 def summary(results: list, ok: int) -> dict:
-    times = [t for t, _, _ in results]
+    times = [r[0] for r in results]
     return {"p50": pct(times, 0.5), "p99": pct(times, 0.99), "max": max(times),
-            "errors": sum(1 for _, s, _ in results if s != ok), "n": len(results)}
+            "errors": sum(1 for r in results if r[1] != ok), "n": len(results)}
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--ipcs", type=int, default=1000, help="IPCs booting at once (default 1000)")
     parser.add_argument("--database", help="a PostgreSQL URL to use instead of a fresh SQLite file (must be empty)")
     parser.add_argument("--workers", type=int, default=4, help="the boot server's database connections (default 4)")
@@ -208,21 +207,21 @@ def main() -> int:
         envs = asyncio.run(storm(port, [get("/answer/%s/phone-home.env" % m) for m in macs], args.timeout))
         tokens_s = time.perf_counter() - start
         calls = []
-        for i, (_, status, body) in enumerate(envs):
+        for i, (_seconds, status, body) in enumerate(envs):
             values = dict(line.split("=", 1) for line in body.decode().splitlines() if "=" in line) if status == 200 else {}
             calls.append(post("/phone-home", json.dumps({
                 "token": values.get("EDGEFLEET_TOKEN", "missing-token-" + "x" * 32), "serial": "STORM-%05d" % i,
                 "macs": [mac_of(i)], "hardware": {"cpu_cores": 4, "memory_mb": 8192}}).encode()))
         home = asyncio.run(storm(port, calls, args.timeout))
         rows["phone-home"] = summary(home, 201)
-        reply_size = max(len(b) for _, _, b in home) or 100
+        reply_size = max(len(r[2]) for r in home) or 100
         (tmp / "nginx" / "html" / "reply").write_bytes(b"x" * reply_size)
         rows["phone-home-nginx"] = summary(asyncio.run(storm(nginx_port, [get("/reply")] * args.ipcs, args.timeout)), 200)
 
         with ZtpStore(url) as store:
             states = dict((d["serial"], d["state"]) for d in store.devices())
             netboot_off = set(r[0] for r in store.engine.execute("SELECT serial FROM device_boot WHERE netboot = 0"))
-        accepted = [i for i, (_, status, _) in enumerate(home) if status == 201]
+        accepted = [i for i, r in enumerate(home) if r[1] == 201]
         lost = sum(1 for i in range(args.ipcs)
                    if i not in set(accepted) or states["STORM-%05d" % i] != "os_installed" or "STORM-%05d" % i not in netboot_off)
     finally:

@@ -169,13 +169,13 @@ class PhoneHomeQueue:
                     break
                 batch.append(item)
             try:
-                results = self.service.db(functools.partial(_write_batch, [(c, n) for c, n, _ in batch]))
+                results = self.service.db(functools.partial(_write_batch, [(item[0], item[1]) for item in batch]))
             except Exception as exc:  # the callers answer 500 and the log has it
-                for _, _, future in batch:
-                    future.set_exception(exc)
+                for item in batch:
+                    item[2].set_exception(exc)
                 continue
-            for (_, _, future), result in zip(batch, results):
-                future.set_result(result)
+            for item, result in zip(batch, results):
+                item[2].set_result(result)
 
 
 class BootService:
@@ -395,7 +395,7 @@ async def _read_request(reader: asyncio.StreamReader) -> t.Tuple[str, str, dict,
         if method not in ("GET", "POST"):
             raise _BadRequest(405)
         headers = {}
-        for _ in range(MAX_HEADERS):
+        for _line in range(MAX_HEADERS):
             line = await reader.readline()
             if line in (b"\r\n", b"\n", b""):
                 break
@@ -521,4 +521,4 @@ def main(argv: t.Optional[t.Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    raise SystemExit(main())

@@ -156,9 +156,9 @@ class BootStore:
         success for that device, its hardware recorded, netboot off, the token
         revoked; a refusal raises BootRefused and changes nothing."""
         outcome = self.phone_home_batch([(call, neighbour_mac)])[0]
-        if isinstance(outcome, BootRefused):
-            raise outcome
-        return outcome
+        if isinstance(outcome, dict):
+            return outcome
+        raise t.cast(BootRefused, outcome)
 
     def phone_home_batch(self, calls: t.Sequence[t.Tuple[dict, t.Optional[str]]]) -> t.List[t.Any]:
         """Phone-homes that arrived together, in one transaction (a site's boot storm).
@@ -177,16 +177,16 @@ class BootStore:
             for index, item in pending:
                 (later if item[0]["serial"] in seen else batch).append((index, item))
                 seen.add(item[0]["serial"])
-            done = self.store._run_write(functools.partial(self._phone_home_batch, [item for _, item in batch]))
-            for (index, _), result in zip(batch, done):
-                out[index] = result
+            done = self.store._run_write(functools.partial(self._phone_home_batch, [entry[1] for entry in batch]))
+            for entry, result in zip(batch, done):
+                out[entry[0]] = result
             pending = later
         return out
 
     def _phone_home_batch(self, calls: t.Sequence[t.Tuple[dict, t.Optional[str]]]) -> t.List[t.Any]:
         now = self.now()
         rows = {}
-        digests = sorted(set(digest(c["token"]) for c, _ in calls))
+        digests = sorted(set(digest(item[0]["token"]) for item in calls))
         for chunk in chunks(digests):
             for row in self.engine.execute("SELECT digest, serial, mac, expires_at, revoked_at, revoked_why FROM boot_tokens"
                                            " WHERE digest IN (%s) ORDER BY digest%s" % (placeholders(len(chunk)), self.engine.lock_suffix),
@@ -208,7 +208,7 @@ class BootStore:
             return results
         devices = dict((d["serial"], d) for d in self.store.devices(serial=sorted(accepted)))
         reports = []
-        for serial, (_, call, _) in sorted(accepted.items()):
+        for serial, (_index, call, _mac) in sorted(accepted.items()):
             facts = dict(devices[serial]["facts"])
             facts["phone_home"] = {"at": now, "macs": call["macs"], "ssh_host_keys": call["ssh_host_keys"], "reported": call["facts"]}
             report = {"serial": serial, "host": devices[serial]["hostname"], "facts": facts}
