@@ -156,9 +156,9 @@ class BootStore:
         success for that device, its hardware recorded, netboot off, the token
         revoked; a refusal raises BootRefused and changes nothing."""
         outcome = self.phone_home_batch([(call, neighbour_mac)])[0]
-        if isinstance(outcome, dict):
-            return outcome
-        raise t.cast(BootRefused, outcome)
+        if isinstance(outcome, BootRefused):
+            raise outcome
+        return t.cast(dict, outcome)
 
     def phone_home_batch(self, calls: t.Sequence[t.Tuple[dict, t.Optional[str]]]) -> t.List[t.Any]:
         """Phone-homes that arrived together, in one transaction (a site's boot storm).
@@ -170,7 +170,7 @@ class BootStore:
         one batch is handled in the next one, so the second call sees the first's
         revoked token.
         """
-        out = [None] * len(calls)  # type: list[t.Any]
+        out = {}  # type: dict[int, t.Any]
         pending = list(enumerate(calls))
         while pending:
             batch, later, seen = [], [], set()  # type: ignore[var-annotated]
@@ -181,7 +181,7 @@ class BootStore:
             for entry, result in zip(batch, done):
                 out[entry[0]] = result
             pending = later
-        return out
+        return [out[index] for index in range(len(calls))]
 
     def _phone_home_batch(self, calls: t.Sequence[t.Tuple[dict, t.Optional[str]]]) -> t.List[t.Any]:
         now = self.now()
