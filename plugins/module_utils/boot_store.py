@@ -87,10 +87,12 @@ class BootStore:
     def lookup(self, mac: str) -> BootView:
         """What the boot server knows of a MAC: its device (None when unknown) and netboot flag."""
         mac = normalize_mac("boot request", "mac", mac)
-        device = self.device_by_mac(mac)
-        if device is None:
+        rows = self.engine.execute("SELECT m.serial, b.netboot FROM device_macs m LEFT JOIN device_boot b ON b.serial = m.serial"
+                                   " WHERE m.mac = ?", (mac,))
+        found = self.store.devices(serial=[rows[0][0]], with_facts=False) if rows else []
+        if not found:
             return BootView(None, False, self.machine(mac))
-        return BootView(device, self.netboot(device["serial"]), None)
+        return BootView(found[0], rows[0][1] is None or bool(rows[0][1]), None)
 
     def log_rows(self) -> t.List[dict]:
         keys = ("at", "event", "mac", "serial", "client", "detail")
