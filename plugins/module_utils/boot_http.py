@@ -419,7 +419,7 @@ async def _read_request(reader: asyncio.StreamReader) -> t.Tuple[str, str, dict,
     return method, target, headers, body
 
 
-def _client(writer: asyncio.StreamWriter, headers: dict) -> str:
+def caller_address(writer: asyncio.StreamWriter, headers: dict) -> str:
     """The caller: the image server's nginx on loopback passes the device's address on."""
     peer = (writer.get_extra_info("peername") or ("?",))[0]
     forwarded = headers.get("x-forwarded-for", "")
@@ -452,7 +452,7 @@ def _handler(service: BootService) -> t.Callable[[asyncio.StreamReader, asyncio.
         try:
             try:
                 method, target, headers, body = await asyncio.wait_for(_read_request(reader), READ_TIMEOUT)
-                response = await _respond(service, method, target, headers, body, _client(writer, headers))
+                response = await _respond(service, method, target, headers, body, caller_address(writer, headers))
             except _BadRequest as exc:
                 response = Response(exc.status, b"bad request\n")
             except asyncio.TimeoutError:
