@@ -82,8 +82,11 @@ del _stage
 # A stage may find a device one state short when the stage before it did not
 # apply, and records the state it skipped with this reason: an IPC that arrives
 # with its OS installed is first logged in to by the configure stage.
+# A bare IPC that netboots has no OS to log in to, so the discover stage cannot
+# reach it: its phone-home after the install records the discovery too.
 STAGE_PASS_THROUGH = {
     "configure": {"discovered": "OS found installed by the configure stage"},
+    "os_install": {"registered": "discovered by its network boot"},
 }
 
 # Hostnames are frozen once Kubernetes knows the node by that name.

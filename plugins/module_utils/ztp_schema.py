@@ -17,7 +17,7 @@ from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_engine impo
     now_iso,
 )
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # Migrations: ordered, each a list of statements. {id_pk} and {append_only} differ per engine.
 MIGRATIONS = {
@@ -68,6 +68,23 @@ MIGRATIONS = {
     # The device's dedicated storage disks ({"disks": [{id, wipe_allowed}]}), for the storage stage.
     6: [
         "ALTER TABLE devices ADD COLUMN storage TEXT NOT NULL DEFAULT '{{}}'",  # {{}}: str.format
+    ],
+    # Network boot (boot_store): per-device netboot flag, one-time install tokens
+    # (only their SHA-256 is stored), machines seen booting with an unknown MAC,
+    # and the boot server's log of refused calls. IF NOT EXISTS: re-applying it
+    # after an older migration is replayed (tests do) is harmless.
+    7: [
+        "CREATE TABLE IF NOT EXISTS device_boot (serial TEXT PRIMARY KEY REFERENCES devices(serial), netboot INTEGER NOT NULL,"
+        " updated_at TEXT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS boot_tokens (digest TEXT PRIMARY KEY, serial TEXT NOT NULL REFERENCES devices(serial),"
+        " mac TEXT NOT NULL, issued_at TEXT NOT NULL, expires_at TEXT NOT NULL, revoked_at TEXT, revoked_why TEXT)",
+        "CREATE INDEX IF NOT EXISTS boot_tokens_serial ON boot_tokens (serial)",
+        "CREATE TABLE IF NOT EXISTS boot_machines (mac TEXT PRIMARY KEY, status TEXT NOT NULL, serial TEXT,"
+        " device TEXT REFERENCES devices(serial), attributes TEXT NOT NULL, first_seen TEXT NOT NULL,"
+        " last_seen TEXT NOT NULL, seen INTEGER NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS boot_machines_status ON boot_machines (status)",
+        "CREATE TABLE IF NOT EXISTS boot_log (id {id_pk}, at TEXT NOT NULL, event TEXT NOT NULL, mac TEXT, serial TEXT,"
+        " client TEXT, detail TEXT NOT NULL)",
     ],
 }
 

@@ -358,7 +358,7 @@ def test_v4_renames_the_install_os_stage_of_failed_devices(db_url, example):
     conn = sqlite3.connect(db_url[len("sqlite://"):])
     conn.execute("UPDATE devices SET failed_stage = 'install_os' WHERE serial = 'SN-0001'")
     conn.execute("DELETE FROM ztp_schema_version WHERE version >= 4")
-    conn.execute("DROP TABLE cloud_breakers")  # migrations 5 and 6, applied again after 4
+    conn.execute("DROP TABLE cloud_breakers")  # migrations 5 and 6 applied again after 4 (7: IF NOT EXISTS)
     conn.execute("ALTER TABLE devices DROP COLUMN storage")
     conn.commit()
     conn.close()
