@@ -49,9 +49,9 @@ def k3s_label_problems(labels: t.Any) -> list[str]:
     return k3s_config.label_problems(_mapping(labels, "the node labels"))
 
 
-def k3s_etcd_problems(nodes: t.Any, servers: t.Any) -> list[str]:
-    """Why a server may not go down now (etcd members missing or not Ready)."""
-    return k3s_cluster.etcd_problems(_mapping(nodes, "the node list"), list(servers))
+def k3s_etcd_problems(nodes: t.Any, servers: t.Any, leaving: t.Any = ()) -> list[str]:
+    """Why a server may not go down now (etcd members missing or not Ready; those leaving may be down)."""
+    return k3s_cluster.etcd_problems(_mapping(nodes, "the node list"), list(servers), list(leaving))
 
 
 def k3s_minor_skip(installed: t.Any, target: t.Any) -> str:

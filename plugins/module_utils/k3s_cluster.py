@@ -44,14 +44,15 @@ def _ready(node: t.Mapping[str, t.Any]) -> bool:
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
-def etcd_problems(nodes: t.Mapping[str, t.Any], servers: t.Sequence[str]) -> list[str]:
+def etcd_problems(nodes: t.Mapping[str, t.Any], servers: t.Sequence[str], leaving: t.Sequence[str] = ()) -> list[str]:
     """What keeps a server from going down: from a NodeList (kubectl get nodes -o json) and the
-    names of the cluster's servers, one sentence per etcd member (or server) that is not healthy."""
+    names of the cluster's servers, one sentence per etcd member (or server) that is not healthy.
+    Members in `leaving` (a dead server being removed) need not be Ready."""
     items = {i["metadata"]["name"]: i for i in (nodes or {}).get("items") or []}
     members = sorted(n for n, i in items.items() if (i["metadata"].get("labels") or {}).get(ETCD_LABEL) == "true")
     out = ["%s is a server of the cluster but not a node of it" % s for s in sorted(servers) if s not in items]
     out += ["%s is a server but not an etcd member" % s for s in sorted(servers) if s in items and s not in members]
-    out += ["etcd member %s is not Ready" % m for m in members if not _ready(items[m])]
+    out += ["etcd member %s is not Ready" % m for m in members if m not in leaving and not _ready(items[m])]
     return out
 
 

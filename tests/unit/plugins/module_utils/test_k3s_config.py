@@ -98,3 +98,9 @@ def test_a_server_may_go_down_only_when_every_etcd_member_is_ready():
 def test_a_reset_keeps_a_majority_of_servers_or_takes_the_whole_cluster(servers, leaving, refused):
     reason = k3s_cluster.reset_problem(servers, leaving)
     assert bool(reason) == refused, reason
+
+
+def test_a_dead_server_may_leave_while_the_others_are_ready():
+    nodes = {"items": [node("s1"), node("s2", ready=False), node("s3")]}
+    assert k3s_cluster.etcd_problems(nodes, [], leaving=["s2"]) == []
+    assert k3s_cluster.etcd_problems(nodes, [], leaving=["s1"]) == ["etcd member s2 is not Ready"]
