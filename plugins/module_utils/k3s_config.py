@@ -179,7 +179,7 @@ def label_problems(labels: t.Mapping[str, t.Any]) -> list[str]:
     out = []
     for key in sorted(labels):
         value = "" if labels[key] is None else str(labels[key])
-        prefix, _, name = key.rpartition("/")
+        prefix, name = key.rpartition("/")[::2]
         if not _NAME.match(name) or (prefix and (len(prefix) > 253 or not _PREFIX.match(prefix))):
             out.append("%s is not a valid label key" % key)
             continue
