@@ -2,9 +2,9 @@
 # Copyright: contributors to the edgefleet.platform collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""K3s release filter; the logic lives in module_utils/k3s_release.py.
+"""K3s filters; the rules live in module_utils (k3s_release, k3s_config, k3s_cluster).
 
-Documentation: k3s_checksums.yml next to this plugin.
+Documentation: one <filter>.yml next to this plugin per filter.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import typing as t
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.edgefleet.platform.plugins.module_utils import k3s_release
+from ansible_collections.edgefleet.platform.plugins.module_utils import k3s_cluster, k3s_config, k3s_release
 
 
 def k3s_checksums(text: t.Any, source: str = "checksum file") -> dict[str, str]:
@@ -24,8 +24,56 @@ def k3s_checksums(text: t.Any, source: str = "checksum file") -> dict[str, str]:
         raise AnsibleFilterError(str(exc)) from None
 
 
+def _mapping(value: t.Any, what: str) -> t.Mapping[str, t.Any]:
+    if not isinstance(value, t.Mapping):
+        raise AnsibleFilterError("%s must be a mapping, got %s" % (what, type(value).__name__))
+    return value
+
+
+def k3s_config_problems(layers: t.Any, role: str, version: str) -> list[str]:
+    """Keys of config.yaml the role refuses, each with the reason and the variables setting it.
+
+    layers: {variable name: config mapping}, merged in this order (later wins)."""
+    mapping = _mapping(layers, "the config layers")
+    return k3s_config.layered_key_problems({n: _mapping(c or {}, n) for n, c in mapping.items()}, role, version)
+
+
+def k3s_critical_differences(configs: t.Any) -> list[str]:
+    """Critical server settings the servers ({server: config}) disagree on."""
+    mapping = _mapping(configs, "the servers' configs")
+    return k3s_config.critical_differences({h: _mapping(c, "the config of %s" % h) for h, c in mapping.items()})
+
+
+def k3s_label_problems(labels: t.Any) -> list[str]:
+    """Node labels the kubelet would refuse."""
+    return k3s_config.label_problems(_mapping(labels, "the node labels"))
+
+
+def k3s_etcd_problems(nodes: t.Any, servers: t.Any, leaving: t.Any = ()) -> list[str]:
+    """Why a server may not go down now (etcd members missing or not Ready; those leaving may be down)."""
+    return k3s_cluster.etcd_problems(_mapping(nodes, "the node list"), list(servers), list(leaving))
+
+
+def k3s_minor_skip(installed: t.Any, target: t.Any) -> str:
+    """Why going from installed to target skips a minor release ('' if it does not)."""
+    return k3s_cluster.minor_skip(str(installed), str(target))
+
+
+def k3s_reset_problem(servers: t.Any, leaving: t.Any) -> str:
+    """Why resetting these servers would lose etcd quorum ('' if it would not)."""
+    return k3s_cluster.reset_problem(list(servers), list(leaving))
+
+
 class FilterModule:
-    """K3s release filter."""
+    """K3s filters."""
 
     def filters(self) -> dict[str, t.Callable]:
-        return {"k3s_checksums": k3s_checksums}
+        return {
+            "k3s_checksums": k3s_checksums,
+            "k3s_config_problems": k3s_config_problems,
+            "k3s_critical_differences": k3s_critical_differences,
+            "k3s_label_problems": k3s_label_problems,
+            "k3s_etcd_problems": k3s_etcd_problems,
+            "k3s_minor_skip": k3s_minor_skip,
+            "k3s_reset_problem": k3s_reset_problem,
+        }

@@ -28,10 +28,11 @@ PLAYBOOK = """
 """
 
 
-def converge(tmp_path, env, hosts, extra):
-    """Run the role in check mode on `hosts` (name -> ztp_role), all local, with extra vars."""
+def converge(tmp_path, env, hosts, extra, host_vars=None):
+    """Run the role in check mode on `hosts` (name -> ztp_role), all local, with extra vars (and host vars)."""
     inventory = {"all": {"hosts": dict(
-        (name, {"ansible_connection": "local", "ztp_site": "plant-1", "ztp_cluster": "line-1", "ztp_role": role})
+        (name, dict({"ansible_connection": "local", "ztp_site": "plant-1", "ztp_cluster": "line-1", "ztp_role": role},
+                    **(host_vars or {}).get(name, {})))
         for name, role in hosts.items())}}
     (tmp_path / "inventory.json").write_text(json.dumps(inventory))
     (tmp_path / "site.yml").write_text(PLAYBOOK)
@@ -43,14 +44,19 @@ def converge(tmp_path, env, hosts, extra):
 
 @pytest.mark.parametrize("extra, expected", [
     ({"k3s_config_host": {"no-such-flag": True}},
-     ["host ipc-1:", "config key(s) no-such-flag are not flags of `k3s server` in K3s v1.31",
-      "Where: no-such-flag (from k3s_config_host)"]),
+     ["host ipc-1: config key(s) refused: no-such-flag is not a flag of `k3s server` in K3s v1.31",
+      "(from k3s_config_host)"]),
+    ({"k3s_config_host": {"supervisor-port": 9345}},
+     ["supervisor-port is not a flag of `k3s server` in K3s v1.31 (K3s would skip it with only a log line)"]),
     ({"k3s_config_cluster": {"token": "in-config-yaml", "write-kubeconfig-mode": "0600"}},
-     ["host ipc-1:", "config key(s) token are set by the role itself", "Where: token (from k3s_config_cluster)"]),
+     ["host ipc-1: config key(s) refused: token is set by the role (use k3s_token", "(from k3s_config_cluster)"]),
     ({"k3s_config_group": {"kubelet-arg": ["max-pods=50"]}, "k3s_config_host": {"cluster-init": True}},
-     ["config key(s) cluster-init are set by the role itself", "cluster-init (from k3s_config_host)"]),
+     ["cluster-init is set by the role (use the join plan", "(from k3s_config_host)"]),
+    ({"k3s_node_labels": {"node-role.kubernetes.io/worker": "true"}},
+     ["host ipc-1: node label(s) refused (k3s_node_labels): node-role.kubernetes.io/worker is under kubernetes.io"]),
     ({"k3s_version": "1.31.4"}, ["host ipc-1:", "a k3s_version like v1.31.4+k3s1", "got 1.31.4"]),
-    ({"k3s_version": "v1.99.0+k3s1"}, ["host ipc-1:", "got v1.99.0+k3s1; known: v1.31"]),
+    ({"k3s_version": "v1.99.0+k3s1"}, ["host ipc-1: config key(s) refused: k3s_version v1.99.0+k3s1: the role knows the "
+                                       "flags of K3s v1.31 only"]),
     ({"k3s_artifact_source": "bundle"}, ["host ipc-1: k3s_artifact_source must be online, bundle (with k3s_bundle_dir"]),
     ({"k3s_service_limits": {"ExecStartPre": "/bin/true"}},
      ["host ipc-1: k3s_service_limits holds ExecStartPre, which are not resource directives"]),
@@ -60,6 +66,31 @@ def test_bad_settings_are_refused_naming_host_and_setting(tmp_path, ansible_env,
     assert rc != 0, out
     for text in expected:
         assert text in " ".join(out.split()), (text, out[-3000:])
+    assert "Write the token file" not in out
+
+
+@pytest.mark.parametrize("key, reason", [
+    ("write-kubeconfig", "the role reads the admin kubeconfig"), ("with-node-id", "random suffix"),
+    ("private-registry", "registries.yaml from k3s_registries"), ("cluster-reset", "forget its peers"),
+    ("disable-etcd", "run etcd"), ("disable-apiserver", "every server's API"),
+    ("https-listen-port", "is set by the role (use k3s_api_port"),
+])
+def test_each_forbidden_key_is_refused_naming_it(tmp_path, ansible_env, key, reason):
+    rc, out = converge(tmp_path, ansible_env, {"ipc-1": "control"}, {"k3s_config_group": {key: "7443"}})
+    assert rc != 0
+    flat = " ".join(out.split())
+    assert "host ipc-1: config key(s) refused: %s " % key in flat and reason in flat, out[-3000:]
+    assert "(from k3s_config_group)" in flat
+    assert "Write the token file" not in out
+
+
+def test_servers_that_disagree_on_a_critical_setting_are_refused(tmp_path, ansible_env):
+    rc, out = converge(tmp_path, ansible_env, {"ipc-1": "control", "ipc-2": "control", "ipc-3": "control"}, {},
+                       host_vars={"ipc-2": {"k3s_config_host": {"flannel-backend": "wireguard-native"}}})
+    assert rc != 0
+    flat = " ".join(out.split())
+    assert "cluster line-1 (host ipc-1): K3s needs these settings equal on every server" in flat, out[-3000:]
+    assert "flannel-backend differs: (unset) on ipc-1, ipc-3; 'wireguard-native' on ipc-2" in flat
     assert "Write the token file" not in out
 
 

@@ -145,7 +145,15 @@ def test_api_vip_failover(lab):
     check("api_vip")
 
 
+def test_cold_start_of_the_ha_cluster(lab):
+    # every server of the multi-node cluster stopped (a power cut): one platform run brings it back
+    out = check("k3s_upgrade", "-e", "check_cold_start=true", "-e", "k3s_version=%s" % K3S_FIRST)
+    assert "cold start of 3 servers by the platform stage took" in out, out[-5000:]
+
+
 def test_upgrade_of_the_fleet(lab):
+    # with one server down it is refused at the first server's gate, before anything restarts
+    check("k3s_upgrade", "-e", "check_member_down_to=%s" % K3S_UPGRADE_TO)
     check("k3s_upgrade", "-e", "check_upgrade_to=%s" % K3S_UPGRADE_TO)
     # and back is refused, before anything restarts
     check("k3s_upgrade", "-e", "check_downgrade_to=%s" % K3S_FIRST)

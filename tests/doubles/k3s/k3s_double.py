@@ -47,9 +47,21 @@ CORDON_PATH = "/v1-k3s-double/cordon"
 DEFAULT_CONFIG = "/etc/rancher/k3s/config.yaml"
 DEFAULT_KUBECONFIG = "/etc/rancher/k3s/k3s.yaml"
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
-HONOURED_KEYS = {"token-file", "server", "cluster-init", "node-name", "node-label", "node-taint", "node-ip",
-                 "advertise-address", "bind-address", "tls-san", "https-listen-port", "write-kubeconfig-mode",
+HONOURED_KEYS = {"token-file", "server", "cluster-init", "node-name", "with-node-id", "node-label", "node-taint",
+                 "node-ip", "advertise-address", "bind-address", "tls-san", "https-listen-port", "write-kubeconfig-mode",
                  "write-kubeconfig", "data-dir"}
+# The kubelet's --node-labels rule: under kubernetes.io / k8s.io only these keys and prefixes.
+KUBELET_LABELS = {"kubernetes.io/hostname", "kubernetes.io/arch", "kubernetes.io/os", "beta.kubernetes.io/arch",
+                  "beta.kubernetes.io/os", "beta.kubernetes.io/instance-type", "node.kubernetes.io/instance-type",
+                  "failure-domain.beta.kubernetes.io/region", "failure-domain.beta.kubernetes.io/zone",
+                  "topology.kubernetes.io/region", "topology.kubernetes.io/zone"}
+KUBELET_PREFIXES = ("kubelet.kubernetes.io/", "node.kubernetes.io/")
+# etcd's answer when a request needs a quorum it does not have (the apiserver waits for it first).
+NO_QUORUM_WAIT = float(os.environ.get("K3S_DOUBLE_NO_QUORUM_WAIT", "2"))
+
+
+class TokenRefused(Exception):
+    """A server refused our token (or its CA did not match the token): K3s logs it and retries."""
 
 
 class Fatal(Exception):
@@ -130,6 +142,8 @@ class NodeConfig:
         self.keys = sorted(str(k) for k in raw)
         self.data_dir = str(raw.get("data-dir", "/var/lib/rancher/k3s"))
         self.name = str(raw.get("node-name") or socket.gethostname())
+        if str(raw.get("with-node-id", False)).lower() == "true":
+            self.name += "-" + node_id(self.data_dir)
         self.server_url = str(raw["server"]).rstrip("/") if raw.get("server") else None
         self.cluster_init = str(raw.get("cluster-init", False)).lower() == "true"
         self.node_ip = str(raw["node-ip"]) if raw.get("node-ip") else None
@@ -148,6 +162,14 @@ class NodeConfig:
             if not sep or not key:
                 raise Fatal("invalid node-label %r: expected key=value" % item)
             self.labels[key] = value
+        restricted = sorted(k for k in self.labels if k.partition("/")[0].split(".")[-2:] in (["kubernetes", "io"], ["k8s", "io"])
+                            and "/" in k and k not in KUBELET_LABELS and not k.startswith(KUBELET_PREFIXES))
+        if restricted:
+            # what the kubelet says before it exits; K3s's own process then exits too
+            raise Fatal("unknown 'kubernetes.io' or 'k8s.io' labels specified with --node-labels: %s; --node-labels in "
+                        "the 'kubernetes.io' namespace must begin with an allowed prefix (%s) or be in the specifically "
+                        "allowed set (%s)" % (restricted, ", ".join(p.rstrip("/") for p in KUBELET_PREFIXES),
+                                              ", ".join(sorted(KUBELET_LABELS))))
         self.taints = []
         for item in as_list(raw.get("node-taint")):
             keyvalue, sep, effect = item.rpartition(":")
@@ -187,6 +209,31 @@ class NodeConfig:
             probe.close()
 
 
+def node_id(data_dir):
+    """with-node-id: a random suffix kept per machine, so the name stays the same across restarts."""
+    path = host_path(os.path.join(data_dir, "node-id"))
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read().strip()
+    except FileNotFoundError:
+        value = secrets.token_hex(4)
+        write_atomic(path, value + "\n")
+        return value
+
+
+def ca_hash(ca_cert):
+    """The CA hash of a K10 token: sha256 of the cluster CA certificate as served on /cacerts."""
+    return hashlib.sha256(ca_cert.encode()).hexdigest()
+
+
+def split_token(token):
+    """(CA hash or None, password) of a plain or secure (K10<hash>::<user>:<password>) token."""
+    if token and token.startswith("K10") and "::" in token:
+        head, credentials = token.partition("::")[::2]
+        return head[3:], credentials.partition(":")[2]
+    return None, token
+
+
 def node_password():
     """K3s ties a node name to a per-machine password; a second machine with the same name is rejected."""
     path = host_path("/etc/rancher/node/password")
@@ -215,6 +262,12 @@ def merge_member(mine, theirs):
     out["unschedulable"], out["spec_rev"] = spec.get("unschedulable", False), spec.get("spec_rev", 0.0)
     out["deleted_at"] = max(mine.get("deleted_at", 0.0), theirs.get("deleted_at", 0.0))
     out["created"] = min(mine.get("created", out["hb"]), theirs.get("created", out["hb"]))
+    # The kubelet's --node-labels and --register-with-taints count at registration only: the
+    # labels and taints of the earliest registration since the last delete stay.
+    registered = [m for m in (mine, theirs) if m.get("registered", m["hb"]) > out["deleted_at"]]
+    first = min(registered, key=lambda m: m.get("registered", m["hb"])) if registered else out
+    out["labels"], out["taints"] = dict(first["labels"]), list(first["taints"])
+    out["registered"] = first.get("registered", first["hb"])
     return out
 
 
@@ -256,11 +309,13 @@ class Cluster:
     def endpoints(self):
         return sorted(m["endpoint"] for m in self.visible().values() if m.get("endpoint"))
 
-    def etcd_quorum(self):
+    def etcd_quorum(self, since=0.0):
+        """A strict majority of the etcd members is up; `since`: heard from after that time (a
+        restarted server does not count on what it heard before it stopped)."""
         if not self.store.data["cluster"]["etcd"]:
             return False
         voters = [m for m in self.visible().values() if m.get("etcd")]
-        ready = [m for m in voters if time.time() - m["hb"] <= NOTREADY_AFTER]
+        ready = [m for m in voters if time.time() - m["hb"] <= NOTREADY_AFTER and m["hb"] >= since]
         return len(ready) > len(voters) / 2
 
     def set_spec(self, name, **changes):
@@ -430,6 +485,15 @@ class Api(BaseHTTPRequestHandler):
         self.send(401, status_body(401, "Unauthorized", "Unauthorized"))
         return False
 
+    def quorum(self):
+        """Reads and writes go through etcd: without quorum the apiserver waits, then gives up."""
+        node = self.server.node
+        if not node.store.data["cluster"]["etcd"] or node.cluster.etcd_quorum():
+            return True
+        time.sleep(NO_QUORUM_WAIT)
+        self.send(504, status_body(504, "Timeout", "etcdserver: request timed out"))
+        return False
+
     def body(self):
         length = int(self.headers.get("Content-Length") or 0)
         try:
@@ -440,6 +504,10 @@ class Api(BaseHTTPRequestHandler):
     def do_GET(self):
         node = self.server.node
         path, query = self.path.split("?", 1) if "?" in self.path else (self.path, "")
+        if path == "/cacerts":  # what a joiner fetches before it trusts the server (no auth, as in K3s)
+            return self.send(200, node.store.data["cluster"]["ca_cert"])
+        if not self.admin():  # K3s runs the apiserver with anonymous-auth=false: even /readyz needs credentials
+            return None
         if path in ("/readyz", "/livez", "/healthz"):
             etcd = node.store.data["cluster"]["etcd"]
             healthy = not etcd or node.cluster.etcd_quorum() or path != "/readyz"
@@ -459,7 +527,7 @@ class Api(BaseHTTPRequestHandler):
                                    "buildDate": "2026-01-01T00:00:00Z", "goVersion": GO_VERSION,
                                    "compiler": "gc", "platform": "linux/amd64"})
         if path == "/api/v1/nodes" or path.startswith("/api/v1/nodes/"):
-            if not self.admin():
+            if not self.quorum():
                 return None
             members = node.cluster.visible()
             if path == "/api/v1/nodes":
@@ -475,7 +543,7 @@ class Api(BaseHTTPRequestHandler):
         node = self.server.node
         if not self.path.startswith("/api/v1/nodes/"):
             return self.send(404, status_body(404, "NotFound", "the server could not find the requested resource"))
-        if not self.admin():
+        if not self.admin() or not self.quorum():
             return None
         name = self.path[len("/api/v1/nodes/"):]
         if node.cluster.set_spec(name, deleted_at=time.time(), unschedulable=False) is None:
@@ -487,7 +555,7 @@ class Api(BaseHTTPRequestHandler):
     def do_POST(self):
         node = self.server.node
         if self.path == CORDON_PATH:
-            if not self.admin():
+            if not self.admin() or not self.quorum():
                 return None
             body = self.body()
             member = node.cluster.set_spec(str(body.get("name")), unschedulable=bool(body.get("unschedulable")))
@@ -503,7 +571,7 @@ class Api(BaseHTTPRequestHandler):
         """Join and heartbeat in one: the caller's record is stored, servers also exchange member tables."""
         node = self.server.node
         cluster = node.store.data["cluster"]
-        if not hmac.compare_digest(self.bearer().encode(), cluster["token"].encode()):
+        if not hmac.compare_digest(split_token(self.bearer())[1].encode(), cluster["token"].encode()):
             log("warning", "refused a join or heartbeat from %s: token mismatch" % self.client_address[0])
             return self.send(401, {"message": "token mismatch"})
         body = self.body()
@@ -548,6 +616,7 @@ class Node:
         self.cfg = cfg
         self.store = store
         self.started_at = iso_now()
+        self.started = time.time()
         self.password = node_password()
         self.stop = threading.Event()
         self.wake = threading.Event()
@@ -575,13 +644,22 @@ class Node:
                 "hb": time.time(), "created": time.time()}
 
     def join(self, url, members=None):
-        """POST our record to one server; returns its answer. Raises Fatal when refused for good."""
+        """POST our record to one server; returns its answer. Raises Fatal when refused for good,
+        TokenRefused when the server refused the token (K3s keeps retrying then)."""
+        pinned, password = split_token(self.cfg.token)
+        password = self.store.data.get("cluster", {}).get("token") or password
+        ca_cert = self.store.data.get("ca_cert")
+        if ca_cert is None and pinned:
+            # K3s first fetches /cacerts and checks it against the token's CA hash
+            status, served = call(url + "/cacerts", timeout=max(2.0, HEARTBEAT))
+            if status != 200 or not isinstance(served, str) or not hmac.compare_digest(ca_hash(served), pinned):
+                raise TokenRefused("failed to join %s: the server's CA certificate does not match the token's CA hash" % url)
+            ca_cert = served
         status, answer = call(url + JOIN_PATH, "POST", {"node": self.record(), "members": members},
-                              token=self.store.data.get("cluster", {}).get("token") or self.cfg.token,
-                              ca_cert=self.store.data.get("ca_cert"), timeout=max(2.0, HEARTBEAT))
+                              token=password, ca_cert=ca_cert, timeout=max(2.0, HEARTBEAT))
         message = answer.get("message", "") if isinstance(answer, dict) else str(answer)
         if status == 401:
-            raise Fatal("failed to join %s: token mismatch (the server refused our token)" % url)
+            raise TokenRefused("failed to join %s: token mismatch (the server refused our token)" % url)
         if status != 200:
             raise Fatal("failed to join %s: %s" % (url, message or "HTTP %d" % status))
         return answer
@@ -595,6 +673,8 @@ class Node:
                     return self.join(url)
                 except OSError as exc:
                     log("info", "waiting for %s: %s" % (url, exc))
+                except TokenRefused as exc:
+                    log("error", "%s; retrying" % exc)  # never exits: the unit stays activating
             self.stop.wait(min(HEARTBEAT, 1.0))
         raise Fatal("stopped before joining", 0)
 
@@ -608,7 +688,7 @@ class Node:
         for url in self.peers():
             try:
                 answer = self.join(url, self.gossip())
-            except (OSError, Fatal) as exc:
+            except (OSError, Fatal, TokenRefused) as exc:
                 if url not in self.warned:  # one line per outage, not one per heartbeat
                     log("warning", "heartbeat to %s failed: %s" % (url, exc))
                     self.warned.add(url)
@@ -639,6 +719,9 @@ class Node:
         signal.signal(signal.SIGINT, lambda *_: self.stop.set())
         self.start()
         threading.Thread(target=self.heartbeat_loop, daemon=True).start()
+        # K3s notifies systemd once the API, and on etcd servers etcd, is up: without quorum, never.
+        while not self.ready() and not self.stop.wait(0.2):
+            pass
         sd_notify("READY=1")
         log("info", "k3s %s (edgefleet test double) %s %s is up" % (VERSION, self.cfg.role, self.cfg.name))
         while not self.stop.wait(1.0):
@@ -649,6 +732,9 @@ class Node:
 
     def start(self):
         raise NotImplementedError
+
+    def ready(self):
+        return True
 
     def shutdown(self):
         self.store.save()
@@ -684,13 +770,13 @@ class ServerNode(Node):
         cfg, data = self.cfg, self.store.data
         self.endpoint = "https://%s:%d" % (cfg.address(), cfg.port)
         if "cluster" in data:
-            if cfg.token and not hmac.compare_digest(cfg.token.encode(), data["cluster"]["token"].encode()):
+            if cfg.token and not hmac.compare_digest(split_token(cfg.token)[1].encode(), data["cluster"]["token"].encode()):
                 raise Fatal("token mismatch: %s was initialised with another token (token-file changed?)" % cfg.data_dir)
             log("info", "starting from existing state in %s" % cfg.data_dir)
         elif cfg.server_url:
             if not cfg.token:
                 raise Fatal("--token is required to join a server (config key token-file)")
-            data["cluster"] = {"token": cfg.token, "etcd": True}  # join() needs the token
+            data["cluster"] = {"token": split_token(cfg.token)[1], "etcd": True}  # join() needs the token
             answer = self.first_join()
             if not answer.get("etcd"):
                 raise Fatal("cannot join %s: it does not run embedded etcd" % cfg.server_url)
@@ -701,15 +787,17 @@ class ServerNode(Node):
         else:
             with tempfile.TemporaryDirectory() as tmp:
                 ca_cert, ca_key = new_ca(tmp)
-            data["cluster"] = {"token": cfg.token or secrets.token_hex(32), "etcd": cfg.cluster_init,
+            data["cluster"] = {"token": split_token(cfg.token)[1] if cfg.token else secrets.token_hex(32), "etcd": cfg.cluster_init,
                                "admin_token": secrets.token_hex(32), "ca_cert": ca_cert, "ca_key": ca_key}
             data["ca_cert"] = ca_cert
             log("info", "initialised a new cluster (%s)" % ("embedded etcd" if cfg.cluster_init else "single server datastore"))
         data.setdefault("created", time.time())
         self.store.save()
         cluster = data["cluster"]
+        # as K3s writes them: the secure form, which pins the cluster CA for joiners
+        secure = "K10%s::server:%s" % (ca_hash(cluster["ca_cert"]), cluster["token"])
         for name in ("node-token", "token"):
-            write_atomic(cfg.path("server", name), cluster["token"] + "\n")
+            write_atomic(cfg.path("server", name), secure + "\n")
         crt, key = serving_cert(cfg, cluster["ca_cert"], cluster["ca_key"])
         self.cluster.merge({cfg.name: self.record()})
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -736,6 +824,9 @@ class ServerNode(Node):
         }
         write_atomic(host_path(self.cfg.kubeconfig), yaml.safe_dump(kubeconfig, default_flow_style=False),
                      self.cfg.kubeconfig_mode)
+
+    def ready(self):
+        return not self.store.data["cluster"]["etcd"] or self.cluster.etcd_quorum(since=self.started)
 
     def beat(self):
         self.cluster.merge({self.cfg.name: self.record()})
@@ -949,7 +1040,12 @@ def kubectl(args):
 USAGE = "usage: k3s --version | k3s server|agent [--config FILE] | k3s kubectl ..."
 
 
-def main(argv):
+def main(argv, program="k3s"):
+    # a multi-call binary, as K3s: the installer's kubectl, crictl and ctr are links to it
+    if program == "kubectl":
+        return kubectl(argv)
+    if program in ("crictl", "ctr"):
+        raise Fatal("the edgefleet k3s test double runs no containerd: `%s` is not implemented" % program)
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE)
         return 0 if argv else 1
@@ -980,7 +1076,7 @@ def main(argv):
 
 if __name__ == "__main__":
     try:
-        sys.exit(main(sys.argv[1:]))
+        sys.exit(main(sys.argv[1:], os.path.basename(sys.argv[0])))
     except Fatal as fatal:
         (sys.stderr.write(str(fatal) + "\n") if str(fatal).startswith(("error:", "Error", "The connection"))
          else log("fatal", str(fatal)))

@@ -18,7 +18,9 @@ from ansible_collections.edgefleet.platform.plugins.module_utils import discover
 from ansible_collections.edgefleet.platform.tests.unit.plugins.filter.test_sizing import FILTER_DIR, _template
 
 FIXTURES = Path(discover.__file__).resolve().parents[2] / "tests" / "unit" / "plugins" / "module_utils" / "fixtures"
-FILTERS = {"discover_observe": discover_filter, "discover_identity": discover_filter, "k3s_checksums": k3s_filter}
+FILTERS = {"discover_observe": discover_filter, "discover_identity": discover_filter, "k3s_checksums": k3s_filter,
+           "k3s_config_problems": k3s_filter, "k3s_critical_differences": k3s_filter, "k3s_label_problems": k3s_filter,
+           "k3s_etcd_problems": k3s_filter, "k3s_minor_skip": k3s_filter, "k3s_reset_problem": k3s_filter}
 
 
 def fixture_facts(name: str) -> dict:
@@ -114,3 +116,10 @@ def test_through_templar():
     assert "https://mirror/v1.31.4%2Bk3s1/sha256sum-amd64.txt line 1 is not '<sha256>  <file name>': '<html>'" \
         in results["refused"]["error"]
     assert "Traceback" not in results["refused"]["error"]
+
+
+def test_k3s_filters_refuse_input_that_is_not_a_mapping_naming_it():
+    with pytest.raises(AnsibleFilterError, match="k3s_config_host must be a mapping, got list"):
+        k3s_filter.k3s_config_problems({"k3s_config_host": ["x"]}, "server", "v1.31.4+k3s1")
+    with pytest.raises(AnsibleFilterError, match="the node list must be a mapping, got str"):
+        k3s_filter.k3s_etcd_problems("[]", ["a"])
