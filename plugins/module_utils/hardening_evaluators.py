@@ -181,21 +181,28 @@ def parse_systemctl_show(text: str) -> t.List[t.Dict[str, str]]:
     return blocks
 
 
+# what a passing control that wants a unit off observed: not installed, or installed, disabled and stopped
+OFF = {"enabled": False, "active": False}
+
+
 def evaluate_service(c: t.Dict[str, t.Any], props: t.Dict[str, str]) -> Outcome:
     load = props.get("LoadState", "")
     file_state = props.get("UnitFileState", "") or ("masked" if load == "masked" else "")
     active_state = props.get("ActiveState", "")
     observed = {"load": load, "enabled": file_state or "-", "active": active_state}
+    wants_off = c.get("enabled") is not True and c.get("active") is not True
     if load == "not-found":
-        if c.get("enabled") is not True and c.get("active") is not True:
-            return PASS, observed, "not installed"
-        return FAIL, observed, "not installed"
+        # off, however it got so: the same outcome as an installed unit that is off, so that a later
+        # stage installing the package (and leaving it off) does not change the report on a re-run
+        return (PASS, OFF, "") if wants_off else (FAIL, observed, "not installed")
     problems = []
     if "enabled" in c and (file_state in ENABLED_STATES) != c["enabled"]:
         problems.append("%s (expected %s)" % (file_state or "no unit file state", "enabled" if c["enabled"] else "disabled"))
     if "active" in c and (active_state in ACTIVE_STATES) != c["active"]:
         problems.append("%s (expected %s)" % (active_state, "active" if c["active"] else "inactive"))
-    return (FAIL, observed, "; ".join(problems)) if problems else (PASS, observed, "")
+    if problems:
+        return FAIL, observed, "; ".join(problems)
+    return PASS, OFF if wants_off else observed, ""
 
 
 def _port_ranges(right: t.Any, sets: t.Dict[str, t.List[t.Any]]) -> t.List[t.Tuple[int, int]]:

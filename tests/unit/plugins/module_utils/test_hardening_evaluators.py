@@ -293,7 +293,7 @@ def test_systemctl_show_blocks_keep_empty_units():
 @pytest.mark.parametrize("block, fields, status, reason", [
     (0, {"enabled": True, "active": True}, "pass", ""),
     (0, {"enabled": False}, "fail", "enabled (expected disabled)"),
-    (1, {"enabled": False, "active": False}, "pass", "not installed"),
+    (1, {"enabled": False, "active": False}, "pass", ""),
     (1, {"active": True}, "fail", "not installed"),
     (2, {"enabled": False, "active": False}, "pass", ""),
     (2, {"active": True}, "fail", "inactive (expected active)"),
@@ -303,6 +303,13 @@ def test_service(block, fields, status, reason):
     props = parse_systemctl_show(SYSTEMCTL_SHOW)[block]
     got = evaluate_service(control("service", name="x.service", **fields), props)
     assert (got[0], got[2]) == (status, reason)
+
+
+def test_a_unit_wanted_off_reports_the_same_installed_or_not():
+    """A later stage installing a package the role keeps off must not change the report of a re-run."""
+    blocks = parse_systemctl_show(SYSTEMCTL_SHOW)
+    off = control("service", name="x.service", enabled=False, active=False)
+    assert evaluate_service(off, blocks[1]) == evaluate_service(off, blocks[2]) == ("pass", {"enabled": False, "active": False}, "")
 
 
 # --- nftables ----------------------------------------------------------------------
