@@ -21,7 +21,9 @@ from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_model impor
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl controller@ztp"
 SETTINGS = a.AnswerSettings("http://192.0.2.1:8080", "http://192.0.2.1", (KEY,))
-SCHEMA = os.path.join(os.path.dirname(__file__), "fixtures", "subiquity", "autoinstall-schema.json")
+# here, not under tests/unit/plugins: make compat's venvs of older ansible-core minors carry no jsonschema
+SCHEMA = os.path.join(os.path.dirname(__file__), "..", "plugins", "module_utils", "fixtures", "subiquity",
+                      "autoinstall-schema.json")
 STATIC = {"edgefleet.io/net": "static", "edgefleet.io/net-prefix": "24", "edgefleet.io/net-gateway": "192.0.2.1",
           "edgefleet.io/net-dns": "192.0.2.53", "edgefleet.io/domain": "plant-a.example"}
 
