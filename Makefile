@@ -163,7 +163,7 @@ lab-down: venv tree
 # on the lab test's converged fleet (lab-test below). `discover` (the discover
 # checks on one container; the lab test runs them on its fleet) is a quick
 # smoke run for development, not in the default list.
-SCENARIOS ?= os_hardening k3s_single vm k3s_real
+SCENARIOS ?= os_hardening k3s_single pxe_server vm k3s_real
 molecule: venv tree images vm-image
 	$(MOLECULE_ENV) bash hack/molecule-all.sh $(SCENARIOS)
 
