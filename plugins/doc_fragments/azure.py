@@ -60,7 +60,7 @@ options:
     type: path
   arm_endpoint:
     description:
-      - Azure Resource Manager endpoint (sovereign clouds, Azure Stack, or a test double); also the token
+      - Azure Resource Manager endpoint (sovereign clouds, Azure Stack, or another ARM-compatible endpoint); also the token
         audience (O(arm_endpoint)/.default).
       - E(EDGEFLEET_ARM_ENDPOINT) when not given, then V(https://management.azure.com).
     type: str
@@ -72,7 +72,7 @@ options:
   ca_bundle:
     description:
       - CA bundle (PEM) to verify ARM's and the authority's TLS certificates, for a TLS-inspecting proxy
-        or a test double; E(EDGEFLEET_ARM_CA_BUNDLE) when not given, then the system's trust store.
+        or another ARM-compatible endpoint; E(EDGEFLEET_ARM_CA_BUNDLE) when not given, then the system's trust store.
     type: path
   disable_instance_discovery:
     description: Skip Microsoft Entra instance discovery (disconnected or private clouds).

@@ -10,6 +10,7 @@ writes take a fixed number of queries whatever the fleet size.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import json
 import os
@@ -81,7 +82,7 @@ def placeholders(n: int) -> str:
 
 # Engines ----------------------------------------------------------------------------
 
-class Engine:
+class Engine(abc.ABC):
     """One connection, in autocommit mode: transactions are explicit statements."""
 
     dialect = ""
@@ -119,8 +120,9 @@ class Engine:
         with contextlib.suppress(Exception):
             self.script("ROLLBACK")
 
+    @abc.abstractmethod
     def table_exists(self, name: str) -> bool:
-        raise NotImplementedError
+        """Whether the table exists; each engine asks its own catalogue."""
 
     def is_retryable(self, exc: Exception) -> bool:
         return False
