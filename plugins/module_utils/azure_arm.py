@@ -43,6 +43,31 @@ API_VERSIONS = {
 }
 USER_AGENT = "edgefleet.platform"
 
+# What the modules return of a resource, by kind: (the key holding the whole resource, its status fields).
+RESULT_KEYS = {
+    "connectedClusters": "connected_cluster",
+    "extensions": "extension",
+    "fluxConfigurations": "configuration",
+}
+
+
+def status_of(kind: str, resource: t.Optional[dict]) -> dict:
+    """A resource's state as the modules (and their _info twins) return it: the resource and its status fields."""
+    out: dict = {RESULT_KEYS[kind]: resource}
+    if resource is None:
+        return out
+    props = resource.get("properties") or {}
+    if kind == "connectedClusters":
+        out.update(connectivity_status=props.get("connectivityStatus"),
+                   agent_state=(props.get("arcAgentProfile") or {}).get("agentState"),
+                   certificate_expiry=props.get("managedIdentityCertificateExpirationTime"))
+    elif kind == "extensions":
+        out.update(provisioning_state=props.get("provisioningState"), current_version=props.get("currentVersion"))
+    else:
+        out.update(compliance_state=props.get("complianceState"), provisioning_state=props.get("provisioningState"),
+                   statuses=props.get("statuses") or [], error_message=props.get("errorMessage") or "")
+    return out
+
 
 class ArmError(Exception):
     """An ARM call failed; ``outage`` says whether it counts against the breaker."""

@@ -21,10 +21,18 @@ import os
 import typing as t
 from datetime import datetime, timezone
 
-from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.basic import AnsibleModule, env_fallback
 from ansible_collections.edgefleet.platform.plugins.module_utils import cloud_breaker as cb
 from ansible_collections.edgefleet.platform.plugins.module_utils import ztp_breakers
-from ansible_collections.edgefleet.platform.plugins.module_utils.azure_arm import HAS_AZURE_MGMT_CORE, ArmClient, ArmError
+from ansible_collections.edgefleet.platform.plugins.module_utils.azure_arm import (
+    API_VERSIONS,
+    HAS_AZURE_MGMT_CORE,
+    ArmClient,
+    ArmError,
+    child_path,
+    cluster_path,
+    status_of,
+)
 from ansible_collections.edgefleet.platform.plugins.module_utils.azure_auth import (
     AUTH_ARGSPEC,
     HAS_AZURE_IDENTITY,
@@ -119,6 +127,27 @@ def run_cloud(module: t.Any, work: t.Callable[[CloudContext], dict]) -> None:
         if store is not None:
             store.close()
     module.exit_json(**result)
+
+
+def run_info(kind: str) -> None:
+    """The whole of an _info module: read one resource of ``kind`` (a connected cluster, or an extension or
+    Flux configuration of one) and exit with its state; read only, so the same in check mode."""
+    argument_spec: t.Dict[str, t.Any] = dict(CLOUD_ARGSPEC)
+    argument_spec.update(name=dict(type="str", required=True))
+    if kind != "connectedClusters":
+        argument_spec.update(cluster_name=dict(type="str", required=True))
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    params = module.params
+
+    def work(ctx: CloudContext) -> dict:
+        if kind == "connectedClusters":
+            path = cluster_path(ctx.subscription_id, params["resource_group"], params["name"])
+        else:
+            path = child_path(ctx.subscription_id, params["resource_group"], params["cluster_name"], kind, params["name"])
+        arm = ctx.client.get(path, API_VERSIONS[kind])
+        return dict(changed=False, exists=arm is not None, **status_of(kind, arm))
+
+    run_cloud(module, work)
 
 
 def diff_keys(before: t.Any, after: t.Any, prefix: str = "") -> t.List[str]:

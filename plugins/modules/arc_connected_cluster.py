@@ -170,10 +170,11 @@ import typing as t
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.edgefleet.platform.plugins.module_utils import arc_onboard as ob
-from ansible_collections.edgefleet.platform.plugins.module_utils.azure_arm import API_VERSIONS, ArmError, cluster_path
+from ansible_collections.edgefleet.platform.plugins.module_utils.azure_arm import API_VERSIONS, ArmError, cluster_path, status_of
 from ansible_collections.edgefleet.platform.plugins.module_utils.azure_module import CLOUD_ARGSPEC, CloudContext, run_cloud
 
-VERSION = API_VERSIONS["connectedClusters"]
+KIND = "connectedClusters"
+VERSION = API_VERSIONS[KIND]
 
 
 def wanted_body(params: dict) -> dict:
@@ -193,15 +194,6 @@ def view(resource: dict | None) -> dict:
             "properties": dict((k, props.get(k)) for k in ("distribution", "distributionVersion", "infrastructure") if k in props)}
 
 
-def status_fields(resource: dict | None) -> dict:
-    if resource is None:
-        return {}
-    props = resource.get("properties") or {}
-    return {"connectivity_status": props.get("connectivityStatus"),
-            "agent_state": (props.get("arcAgentProfile") or {}).get("agentState"),
-            "certificate_expiry": props.get("managedIdentityCertificateExpirationTime")}
-
-
 def present(ctx: CloudContext, path: str) -> dict:
     module, params = ctx.module, ctx.module.params
     arm = ctx.client.get(path, VERSION)
@@ -216,7 +208,7 @@ def present(ctx: CloudContext, path: str) -> dict:
                          local_public, params["force_reonboard"])
     result: dict = dict(decision.as_dict(), changed=False, private_key_path=key_path)
     if decision.action == ob.CONFLICT:
-        module.fail_json(msg=decision.reason, conflict=True, **dict(result, connected_cluster=arm, **status_fields(arm)))
+        module.fail_json(msg=decision.reason, conflict=True, **dict(result, **status_of(KIND, arm)))
     after = arm
     if decision.action in (ob.ONBOARD, ob.REONBOARD, ob.UPDATE):
         result["changed"] = True
@@ -235,8 +227,7 @@ def present(ctx: CloudContext, path: str) -> dict:
             after = ctx.client.put(path, VERSION, put)
     if module._diff and result["changed"]:
         result["diff"] = {"before": view(arm), "after": view(dict(body) if module.check_mode else after)}
-    result["connected_cluster"] = after
-    result.update(status_fields(after))
+    result.update(status_of(KIND, after))
     return result
 
 

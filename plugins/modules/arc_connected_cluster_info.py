@@ -70,30 +70,11 @@ breaker:
   type: dict
 """
 
-import typing as t
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.edgefleet.platform.plugins.module_utils.azure_arm import API_VERSIONS, cluster_path
-from ansible_collections.edgefleet.platform.plugins.module_utils.azure_module import CLOUD_ARGSPEC, CloudContext, run_cloud
+from ansible_collections.edgefleet.platform.plugins.module_utils.azure_module import run_info
 
 
 def main() -> None:
-    argument_spec: t.Dict[str, t.Any] = dict(CLOUD_ARGSPEC)
-    argument_spec.update(name=dict(type="str", required=True))
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    params = module.params
-
-    def work(ctx: CloudContext) -> dict:
-        arm = ctx.client.get(cluster_path(ctx.subscription_id, params["resource_group"], params["name"]), API_VERSIONS["connectedClusters"])
-        result: dict = dict(changed=False, exists=arm is not None, connected_cluster=arm)
-        if arm is not None:
-            props = arm.get("properties") or {}
-            result.update(connectivity_status=props.get("connectivityStatus"),
-                          agent_state=(props.get("arcAgentProfile") or {}).get("agentState"),
-                          certificate_expiry=props.get("managedIdentityCertificateExpirationTime"))
-        return result
-
-    run_cloud(module, work)
+    run_info("connectedClusters")
 
 
 if __name__ == "__main__":

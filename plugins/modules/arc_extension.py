@@ -132,10 +132,11 @@ breaker:
 import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.edgefleet.platform.plugins.module_utils.azure_arm import API_VERSIONS, child_path
+from ansible_collections.edgefleet.platform.plugins.module_utils.azure_arm import API_VERSIONS, child_path, status_of
 from ansible_collections.edgefleet.platform.plugins.module_utils.azure_module import CLOUD_ARGSPEC, CloudContext, diff_keys, run_cloud
 
-VERSION = API_VERSIONS["extensions"]
+KIND = "extensions"
+VERSION = API_VERSIONS[KIND]
 PATCHABLE = ("autoUpgradeMinorVersion", "releaseTrain", "version", "configurationSettings")
 
 
@@ -149,13 +150,6 @@ def wanted(params: dict) -> dict:
     if params.get("release_namespace"):
         props["scope"] = {"cluster": {"releaseNamespace": params["release_namespace"]}}
     return props
-
-
-def summary(resource: dict | None) -> dict:
-    if resource is None:
-        return {"extension": None}
-    props = resource.get("properties") or {}
-    return {"extension": resource, "provisioning_state": props.get("provisioningState"), "current_version": props.get("currentVersion")}
 
 
 def present(ctx: CloudContext, path: str) -> dict:
@@ -175,7 +169,7 @@ def present(ctx: CloudContext, path: str) -> dict:
         for key in ("extensionType", "scope"):
             if key in want and diff_keys(props.get(key), want[key]):
                 module.fail_json(msg="extension %s: %s is %r on ARM and cannot change to %r; delete the extension first"
-                                 % (params["name"], key, props.get(key), want[key]), **summary(arm))
+                                 % (params["name"], key, props.get(key), want[key]), **status_of(KIND, arm))
         changes = sorted(set(k.split(".")[0] for k in diff_keys(props, dict((k, want[k]) for k in PATCHABLE if k in want))))
         # configuration settings are a whole map: one ARM has that we do not want differs too
         if (props.get("configurationSettings") or {}) != want["configurationSettings"] and "configurationSettings" not in changes:
@@ -188,7 +182,8 @@ def present(ctx: CloudContext, path: str) -> dict:
         if changes and not module.check_mode:
             after = ctx.client.patch(path, VERSION, {"properties": patch})
         before_view = dict((k, props.get(k)) for k in PATCHABLE if k in props)
-    result: dict = dict(changed=bool(changes), changes=changes, **summary(after if not module.check_mode or arm is not None else None))
+    shown = after if not module.check_mode or arm is not None else None  # in check mode, nothing was created
+    result: dict = dict(changed=bool(changes), changes=changes, **status_of(KIND, shown))
     if module._diff and changes:
         after_view = dict((k, want[k]) for k in PATCHABLE if k in want)
         result["diff"] = {"before": before_view, "after": after_view}

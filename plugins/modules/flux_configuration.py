@@ -238,6 +238,15 @@ provisioning_state:
   description: ARM's provisioning state.
   returned: when the configuration exists
   type: str
+statuses:
+  description: The status of each object Flux manages for this configuration.
+  returned: when the configuration exists
+  type: list
+  elements: dict
+error_message:
+  description: The configuration's error, if any.
+  returned: when the configuration exists
+  type: str
 method:
   description: How the change was sent, V(PUT), V(PATCH), V(DELETE), or V(none).
   returned: always
@@ -261,10 +270,11 @@ breaker:
 import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.edgefleet.platform.plugins.module_utils.azure_arm import API_VERSIONS, child_path
+from ansible_collections.edgefleet.platform.plugins.module_utils.azure_arm import API_VERSIONS, child_path, status_of
 from ansible_collections.edgefleet.platform.plugins.module_utils.azure_module import CLOUD_ARGSPEC, CloudContext, diff_keys, run_cloud
 
-VERSION = API_VERSIONS["fluxConfigurations"]
+KIND = "fluxConfigurations"
+VERSION = API_VERSIONS[KIND]
 COMPARED = ("sourceKind", "suspend", "gitRepository", "ociRepository", "kustomizations")
 
 
@@ -327,14 +337,6 @@ def removals(props: dict, want: dict) -> bool:
     return False
 
 
-def summary(resource: dict | None) -> dict:
-    if resource is None:
-        return {"configuration": None}
-    props = resource.get("properties") or {}
-    return {"configuration": resource, "compliance_state": props.get("complianceState"),
-            "provisioning_state": props.get("provisioningState")}
-
-
 def view(props: dict) -> dict:
     return dict((k, props.get(k)) for k in COMPARED if props.get(k) is not None)
 
@@ -348,7 +350,7 @@ def present(ctx: CloudContext, path: str) -> dict:
     for key in ("scope", "namespace"):
         if arm is not None and props.get(key) != want[key]:
             module.fail_json(msg="flux configuration %s: %s is %r on ARM and cannot change to %r; delete it first"
-                             % (params["name"], key, props.get(key), want[key]), **summary(arm))
+                             % (params["name"], key, props.get(key), want[key]), **status_of(KIND, arm))
     if arm is None:
         method, changes = "PUT", sorted(k for k in COMPARED if k in want)
     else:
@@ -376,7 +378,7 @@ def present(ctx: CloudContext, path: str) -> dict:
             if "configurationProtectedSettings" in changes:
                 patch.update(secret)
             after = ctx.client.patch(path, VERSION, {"properties": patch})
-    result: dict = dict(changed=method != "none", method=method, changes=changes, pruned=pruned, **summary(after))
+    result: dict = dict(changed=method != "none", method=method, changes=changes, pruned=pruned, **status_of(KIND, after))
     if module._diff and method != "none":
         result["diff"] = {"before": view(props), "after": view(want)}
     return result

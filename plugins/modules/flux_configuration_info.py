@@ -80,30 +80,11 @@ breaker:
   type: dict
 """
 
-import typing as t
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.edgefleet.platform.plugins.module_utils.azure_arm import API_VERSIONS, child_path
-from ansible_collections.edgefleet.platform.plugins.module_utils.azure_module import CLOUD_ARGSPEC, CloudContext, run_cloud
+from ansible_collections.edgefleet.platform.plugins.module_utils.azure_module import run_info
 
 
 def main() -> None:
-    argument_spec: t.Dict[str, t.Any] = dict(CLOUD_ARGSPEC)
-    argument_spec.update(name=dict(type="str", required=True), cluster_name=dict(type="str", required=True))
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    params = module.params
-
-    def work(ctx: CloudContext) -> dict:
-        path = child_path(ctx.subscription_id, params["resource_group"], params["cluster_name"], "fluxConfigurations", params["name"])
-        arm = ctx.client.get(path, API_VERSIONS["fluxConfigurations"])
-        result: dict = dict(changed=False, exists=arm is not None, configuration=arm)
-        if arm is not None:
-            props = arm.get("properties") or {}
-            result.update(compliance_state=props.get("complianceState"), provisioning_state=props.get("provisioningState"),
-                          statuses=props.get("statuses") or [], error_message=props.get("errorMessage") or "")
-        return result
-
-    run_cloud(module, work)
+    run_info("fluxConfigurations")
 
 
 if __name__ == "__main__":
