@@ -224,10 +224,12 @@ def run_one(config: dict, run_id: int) -> int:
         if data.get("status") == "running":
             mask_command(runner_config.artifact_dir)
 
+    # localhost is in the limit: the preflight and the summary (which fails the run
+    # when a device failed a stage) are plays on the controller
     # the ansible-playbook of this Python's environment (a venv's bin) comes first
     os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "/usr/bin:/bin")])
     kwargs = dict(private_data_dir=private, ident="site", playbook=config["playbook"], inventory=config["inventory"],
-                  limit=",".join(hosts), quiet=True, cancel_callback=lambda: state["cancel"], event_handler=on_event,
+                  limit=",".join(hosts + ["localhost"]), quiet=True, cancel_callback=lambda: state["cancel"], event_handler=on_event,
                   status_handler=on_status, extravars=config["extravars"] or None, timeout=config["run_timeout"] or None)
     if config["forks"]:
         kwargs["forks"] = config["forks"]
