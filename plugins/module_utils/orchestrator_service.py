@@ -34,7 +34,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import typing as t
 
 from ansible_collections.edgefleet.platform.plugins.module_utils import orchestrator as rules
@@ -48,7 +47,7 @@ from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_db import (
 )
 
 try:
-    import ansible_runner
+    import ansible_runner  # type: ignore[import-untyped]
     HAS_RUNNER = True
 except ImportError:  # only the run processes need it; the rules and their tests do not
     ansible_runner = None
