@@ -140,7 +140,8 @@ def device_outcome(before_since: str, after: t.Optional[t.Mapping], run_status: 
     Moved on by the stages, or failed in a stage (the stage's reason): as the
     stages recorded it. Still where the phone-home left it: unchanged after a
     successful run; after a failed or timed-out run, a failure the orchestrator
-    records in the stage the device was working on, with the run's reason.
+    records in the stage the device was working on, with the run's reason;
+    after a canceled run, ``crashed``: it is run again while attempts are left.
     """
     if after is None:
         return ("failed", None, "the device is no longer in the ZTP database")
@@ -150,6 +151,8 @@ def device_outcome(before_since: str, after: t.Optional[t.Mapping], run_status: 
         return ("moved", None, after["state"])
     if run_status == "successful":
         return ("unchanged", None, "site.yml had nothing for it")
+    if run_status == "canceled":  # stopped from outside (a shutdown, a lost lease): run again, as a crash
+        return ("crashed", None, stage_failure_reason(reason))
     return ("failed", failing_stage(after["state"], None), stage_failure_reason(reason))
 
 

@@ -31,7 +31,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import typing as t
@@ -140,16 +139,29 @@ def claim_once(config: dict) -> t.List[dict]:
                                      config["settle_seconds"], config["max_attempts"], fence(config["host"]))
 
 
-def start_run(config: dict, run: dict) -> subprocess.Popen:
-    """One run process, in a session of its own: it outlives a restart of serve."""
+def start_run(config: dict, run: dict) -> int:
+    """One run process, in a session of its own: it outlives a restart of serve. Its pid."""
     log("run %s: site %s%s, devices %s" % (run["id"], run["site"], ", cluster %s" % run["cluster"] if run["cluster"] else "",
                                            ", ".join(run["devices"])))
-    return subprocess.Popen([sys.executable, "-m", MODULE, "--config", config["path"], "run", "--run-id", str(run["id"])],
-                            start_new_session=True, stdin=subprocess.DEVNULL)
+    argv = [sys.executable, "-m", MODULE, "--config", config["path"], "run", "--run-id", str(run["id"])]
+    return os.posix_spawn(sys.executable, argv, dict(os.environ), setsid=True,
+                          file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)])
+
+
+def reap(children: t.List[int]) -> t.List[int]:
+    """The run processes still running (the ended ones are reaped)."""
+    alive = []
+    for pid in children:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == 0:
+                alive.append(pid)
+        except ChildProcessError:
+            pass
+    return alive
 
 
 def serve(config: dict, stop: threading.Event) -> int:
-    children = []  # type: list[subprocess.Popen]
+    children = []  # type: list[int]
     log("serving as %s (at most %d devices at once, %d per site)" % (config["owner"], config["caps"].total, config["caps"].per_site))
     while not stop.is_set():
         try:
@@ -157,7 +169,7 @@ def serve(config: dict, stop: threading.Event) -> int:
                 children.append(start_run(config, run))
         except (ZtpError, ZtpDatabaseError) as exc:
             log("claim failed, trying again: %s" % exc)
-        children = [c for c in children if c.poll() is None]
+        children = reap(children)
         stop.wait(config["poll_seconds"])
     return 0
 
@@ -247,7 +259,7 @@ def run_one(config: dict, run_id: int) -> int:
     status = runner.status if runner.status in rules.RUN_STATUSES else "failed"
     reason = "" if status == "successful" else rules.runner_reason(status, runner.rc, config["run_timeout"], last_failure(runner.events))
     with ZtpStore() as store:
-        done = RunStore(store).finish(run_id, status, runner.rc, reason)
+        done = RunStore(store).finish(run_id, status, runner.rc, reason, config["max_attempts"])
     if done is None:
         log("run %s: %s, but its lease had expired: recorded as crashed" % (run_id, status))
         return 1
@@ -277,12 +289,12 @@ def main(argv: t.Optional[t.List[str]] = None) -> int:
         if args.command == "run":
             return run_one(config, args.run_id)
         with ZtpStore() as store:
-            print(json.dumps(RunStore(store).runs(), indent=2, sort_keys=True))
+            sys.stdout.write(json.dumps(RunStore(store).runs(), indent=2, sort_keys=True) + "\n")
         return 0
     except (ZtpError, ZtpDatabaseError, OSError, ValueError) as exc:
         log(str(exc))
         return 2
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

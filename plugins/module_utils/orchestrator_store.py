@@ -163,7 +163,7 @@ class RunStore:
             return True
         return bool(self.store._run_write(write))
 
-    def finish(self, run_id: int, status: str, rc: t.Optional[int], reason: str) -> t.Optional[dict]:
+    def finish(self, run_id: int, status: str, rc: t.Optional[int], reason: str, max_attempts: int = 1) -> t.Optional[dict]:
         """A run's end, in one transaction: its status and, per device, what the run did.
 
         A device the run left where the phone-home put it after a failed or
@@ -174,20 +174,26 @@ class RunStore:
         """
         if status not in rules.RUN_STATUSES or status in ("running", "crashed"):
             raise ValueError("not a final run status: %r" % (status,))
-        return self.store._run_write(lambda: self._finish(run_id, status, rc, reason))
+        return self.store._run_write(lambda: self._finish(run_id, status, rc, reason, max_attempts))
 
-    def _finish(self, run_id: int, status: str, rc: t.Optional[int], reason: str) -> t.Optional[dict]:
+    def _finish(self, run_id: int, status: str, rc: t.Optional[int], reason: str, max_attempts: int) -> t.Optional[dict]:
         rows = self.engine.execute("SELECT status FROM orchestrator_runs WHERE id = ?%s" % self.engine.lock_suffix, (run_id,))
         if not rows or rows[0][0] != "running":
             return None
         run = t.cast(dict, self.run(run_id))
         serials = [d["serial"] for d in run["devices"]]
         after = dict((d["serial"], d) for d in self.store.devices(serial=serials, with_facts=False)) if serials else {}
+        history = self._history(serials)
         failures = {}  # type: dict[str, list]
         for dev in run["devices"]:
             outcome, stage, why = rules.device_outcome(dev["since"], after.get(dev["serial"]), status, reason)
             rec = after.get(dev["serial"])
-            if outcome == "failed" and rec is not None and rec["state"] == rules.PHONED_HOME:
+            if outcome == "crashed" and rec is not None:
+                count = len([h for h in history.get(dev["serial"], ()) if h["since"] == dev["since"]])
+                if count >= max_attempts:  # canceled once too often: recorded like a failure
+                    why = why + "; no attempt left"
+                    failures.setdefault(str(rules.failing_stage(rec["state"], None)), []).append({"serial": dev["serial"], "failure": why})
+            elif outcome == "failed" and rec is not None and rec["state"] == rules.PHONED_HOME:
                 failures.setdefault(str(stage), []).append({"serial": dev["serial"], "failure": why})
             self.engine.execute("UPDATE orchestrator_devices SET active = NULL, outcome = ?, stage = ?, reason = ?"
                                 " WHERE run_id = ? AND serial = ?", (outcome, stage, why, run_id, dev["serial"]))

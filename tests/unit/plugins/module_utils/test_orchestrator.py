@@ -64,6 +64,7 @@ def test_batches_count_the_active_runs_and_skip_busy_clusters():
     (dev("a"), "successful", ("unchanged", None, "site.yml had nothing for it")),
     (dev("a"), "failed", ("failed", "configure", "site.yml failed (rc 2)")),
     (dev("a"), "timeout", ("failed", "configure", "site.yml failed (rc 2)")),
+    (dev("a"), "canceled", ("crashed", None, "site.yml failed (rc 2)")),
 ])
 def test_what_a_run_did_to_a_device(after, status, want):
     assert rules.device_outcome("2026-12-03T11:00:00Z", after, status, "site.yml failed (rc 2)") == want
@@ -173,6 +174,17 @@ def test_an_expired_lease_ends_the_run_and_frees_the_device_until_no_attempt_is_
     rec = runs.store.devices(serial=["SN-1"])[0]
     assert (rec["state"], rec["failed_stage"]) == ("failed", "configure")
     assert "no attempt left" in rec["failure_reason"]
+
+
+def test_a_canceled_run_is_run_again_until_no_attempt_is_left(runs):
+    phone_home(runs.store, "SN-1")
+    first = claim(runs)[0]["id"]
+    assert runs.finish(first, "canceled", 254, "site.yml was canceled", max_attempts=2)["devices"][0]["outcome"] == "crashed"
+    second = claim(runs)[0]["id"]
+    runs.finish(second, "canceled", 254, "site.yml was canceled", max_attempts=2)
+    assert claim(runs) == []
+    rec = runs.store.devices(serial=["SN-1"])[0]
+    assert (rec["state"], rec["failed_stage"], rec["failure_reason"]) == ("failed", "configure", "site.yml was canceled; no attempt left")
 
 
 def test_the_caps_hold_across_claims(runs):
