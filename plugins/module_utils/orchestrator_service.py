@@ -1,23 +1,19 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, edgefleet.platform contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The orchestrator: zero touch without AWX. Runs site.yml for the devices that phoned home.
+"""The orchestrator's service parts: config, claims, one run on ansible-runner, its artifacts.
 
-::
-
-    python -m ansible_collections.edgefleet.platform.plugins.module_utils.orchestrator_service --config FILE serve
-    python -m ... --config FILE run --run-id N     (started by serve, one per run)
-    python -m ... --config FILE status             (the runs, as JSON)
-
-``serve`` claims runs in the ZTP database (orchestrator_store: eligibility,
-caps and leases are orchestrator.py's rules) every ``poll_seconds`` and starts
-one ``run`` process per claimed run, in a session of its own. That process runs
-site.yml through ansible-runner, limited to the run's devices, renews the
-run's lease while it runs, and records the run's end; every run keeps its
-ansible-runner folder (``<state_dir>/runs/<id>``: stdout, job events, rc,
-status). A run outlives a restart of ``serve``, which finds it still leased and
-leaves it alone; a run whose process died loses its lease and is recorded
-``crashed`` by the next claim, which first stops what is left of it on this host.
+The program is roles/ztp_orchestrator/files/edgefleet_orchestrator.py (what the
+role's unit runs): its ``serve`` loop calls claim_once every ``poll_seconds``
+(orchestrator_store: eligibility, caps and leases are orchestrator.py's
+rules) and starts one ``run`` process per claimed run, in a session of its
+own, which calls run_one: site.yml through ansible-runner, limited to the
+run's devices (and localhost), the run's lease renewed while it runs, the run's
+end recorded. Every run keeps its ansible-runner folder (``<state_dir>/runs/<id>``:
+stdout, job events, rc, status). A run outlives a restart of ``serve``, which
+finds it still leased and leaves it alone; a run whose process died loses its
+lease and is recorded ``crashed`` by the next claim, which first stops what is
+left of it on this host (fence).
 
 The ZTP database URL comes from EDGEFLEET_ZTP_DB only (never a command line or
 the config file); ansible-runner copies the environment into each run's
@@ -26,13 +22,11 @@ the config file); ansible-runner copies the environment into each run's
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import signal
 import socket
 import sys
-import threading
 import typing as t
 
 from ansible_collections.edgefleet.platform.plugins.module_utils import orchestrator as rules
@@ -52,7 +46,6 @@ except ImportError:  # only the run processes need it; the rules and their tests
     ansible_runner = None
     HAS_RUNNER = False
 
-MODULE = "ansible_collections.edgefleet.platform.plugins.module_utils.orchestrator_service"
 DEFAULTS = {
     "owner": "",  # default: <host name>/edgefleet-orchestrator
     "state_dir": "/var/lib/edgefleet-orchestrator",
@@ -106,7 +99,7 @@ def load_config(path: str) -> dict:
     return config
 
 
-# serve ----------------------------------------------------------------------------
+# claims ---------------------------------------------------------------------------
 
 def _cmdline(pid: int) -> bytes:
     try:
@@ -137,41 +130,6 @@ def claim_once(config: dict) -> t.List[dict]:
     with ZtpStore() as store:
         return RunStore(store).claim(config["owner"], config["host"], config["caps"], config["lease_seconds"],
                                      config["settle_seconds"], config["max_attempts"], fence(config["host"]))
-
-
-def start_run(config: dict, run: dict) -> int:
-    """One run process, in a session of its own: it outlives a restart of serve. Its pid."""
-    log("run %s: site %s%s, devices %s" % (run["id"], run["site"], ", cluster %s" % run["cluster"] if run["cluster"] else "",
-                                           ", ".join(run["devices"])))
-    argv = [sys.executable, "-m", MODULE, "--config", config["path"], "run", "--run-id", str(run["id"])]
-    return os.posix_spawn(sys.executable, argv, dict(os.environ), setsid=True,
-                          file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)])
-
-
-def reap(children: t.List[int]) -> t.List[int]:
-    """The run processes still running (the ended ones are reaped)."""
-    alive = []
-    for pid in children:
-        try:
-            if os.waitpid(pid, os.WNOHANG)[0] == 0:
-                alive.append(pid)
-        except ChildProcessError:
-            pass
-    return alive
-
-
-def serve(config: dict, stop: threading.Event) -> int:
-    children = []  # type: list[int]
-    log("serving as %s (at most %d devices at once, %d per site)" % (config["owner"], config["caps"].total, config["caps"].per_site))
-    while not stop.is_set():
-        try:
-            for run in claim_once(config):
-                children.append(start_run(config, run))
-        except (ZtpError, ZtpDatabaseError) as exc:
-            log("claim failed, trying again: %s" % exc)
-        children = reap(children)
-        stop.wait(config["poll_seconds"])
-    return 0
 
 
 # run --------------------------------------------------------------------------------
@@ -270,31 +228,7 @@ def run_one(config: dict, run_id: int) -> int:
     return 0
 
 
-def main(argv: t.Optional[t.List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="edgefleet-orchestrator", description="Run site.yml for the devices that phoned home.")
-    parser.add_argument("--config", required=True, help="the JSON config (no secrets; the database URL is in %s)" % ENV_VAR)
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("serve", help="claim runs and start them, until SIGTERM")
-    one = sub.add_parser("run", help="run one claimed run (started by serve)")
-    one.add_argument("--run-id", type=int, required=True)
-    sub.add_parser("status", help="the runs, as JSON")
-    args = parser.parse_args(argv)
-    try:
-        config = load_config(args.config)
-        if args.command == "serve":
-            stop = threading.Event()
-            signal.signal(signal.SIGTERM, lambda *_: stop.set())
-            signal.signal(signal.SIGINT, lambda *_: stop.set())
-            return serve(config, stop)
-        if args.command == "run":
-            return run_one(config, args.run_id)
-        with ZtpStore() as store:
-            sys.stdout.write(json.dumps(RunStore(store).runs(), indent=2, sort_keys=True) + "\n")
-        return 0
-    except (ZtpError, ZtpDatabaseError, OSError, ValueError) as exc:
-        log(str(exc))
-        return 2
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+def runs_json() -> str:
+    """The runs with their devices, as JSON (the program's status command)."""
+    with ZtpStore() as store:
+        return json.dumps(RunStore(store).runs(), indent=2, sort_keys=True)
