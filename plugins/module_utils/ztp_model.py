@@ -88,6 +88,11 @@ STAGE_PASS_THROUGH = {
     "configure": {"discovered": "OS found installed by the configure stage"},
     "os_install": {"registered": "discovered by its network boot"},
 }
+# The same for a device that failed the stage before: netboot installs a device
+# failed in discover (boot_rules), so its phone-home records the discovery.
+STAGE_FAILED_THROUGH = {
+    "os_install": {"discover": "discovered by its network boot after failing discover"},
+}
 
 # Hostnames are frozen once Kubernetes knows the node by that name.
 HOSTNAME_FROZEN_STATES = ("platform_ready", "workloads_deployed", "operational")
@@ -450,6 +455,8 @@ def _progress(stage: Stage, state: str, failed_stage: str | None) -> str:
     if state == "failed":
         if failed_stage == stage.name:
             return "retry"
+        if failed_stage in STAGE_FAILED_THROUGH.get(stage.name, {}):
+            return "through"
         if failed_stage not in STAGE_BY_NAME:
             return "behind"
         order = [s.name for s in STAGE_FLOW]
@@ -496,7 +503,8 @@ def plan_stage(stage_name: str, record: str, state: str, failed_stage: str | Non
         return StagePlan("kept", (), True, "already %s" % now)
     moves = []  # type: list[tuple[str, t.Optional[str], str]]
     if where == "through":
-        moves.append((stage.needs, None, STAGE_PASS_THROUGH[stage.name][state]))
+        skipped = STAGE_FAILED_THROUGH[stage.name][str(failed_stage)] if state == "failed" else STAGE_PASS_THROUGH[stage.name][state]
+        moves.append((stage.needs, None, skipped))
     if stage.reaches != stage.needs:
         moves.append((stage.reaches, None, reason))
     return StagePlan("advanced", tuple(moves), True, stage.reaches)

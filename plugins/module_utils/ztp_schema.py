@@ -17,7 +17,7 @@ from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_engine impo
     now_iso,
 )
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # Migrations: ordered, each a list of statements. {id_pk} and {append_only} differ per engine.
 MIGRATIONS = {
@@ -85,6 +85,24 @@ MIGRATIONS = {
         "CREATE INDEX IF NOT EXISTS boot_machines_status ON boot_machines (status)",
         "CREATE TABLE IF NOT EXISTS boot_log (id {id_pk}, at TEXT NOT NULL, event TEXT NOT NULL, mac TEXT, serial TEXT,"
         " client TEXT, detail TEXT NOT NULL)",
+    ],
+    # The orchestrator (orchestrator_store): its runs of site.yml, the devices each
+    # run holds (a device is in at most one active run: the partial unique index),
+    # each run's lease (renewed by the process running it; a run whose lease
+    # expired is over), and one lock row its claims serialise on. Re-appliable
+    # like 7.
+    8: [
+        "CREATE TABLE IF NOT EXISTS orchestrator_runs (id {id_pk}, site TEXT NOT NULL, cluster TEXT, owner TEXT NOT NULL,"
+        " host TEXT NOT NULL, status TEXT NOT NULL, lease_until TEXT NOT NULL, pid INTEGER, ansible_pid INTEGER,"
+        " started_at TEXT NOT NULL, finished_at TEXT, rc INTEGER, artifacts TEXT, reason TEXT)",
+        "CREATE INDEX IF NOT EXISTS orchestrator_runs_status ON orchestrator_runs (status)",
+        "CREATE TABLE IF NOT EXISTS orchestrator_devices (run_id BIGINT NOT NULL REFERENCES orchestrator_runs(id),"
+        " serial TEXT NOT NULL REFERENCES devices(serial), since TEXT NOT NULL, active INTEGER,"
+        " outcome TEXT, stage TEXT, reason TEXT, PRIMARY KEY (run_id, serial))",
+        "CREATE UNIQUE INDEX IF NOT EXISTS orchestrator_devices_one_active ON orchestrator_devices (serial) WHERE active = 1",
+        "CREATE INDEX IF NOT EXISTS orchestrator_devices_serial ON orchestrator_devices (serial, since)",
+        "CREATE TABLE IF NOT EXISTS orchestrator_lock (id INTEGER PRIMARY KEY)",
+        "INSERT INTO orchestrator_lock (id) SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM orchestrator_lock)",
     ],
 }
 
