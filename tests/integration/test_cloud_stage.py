@@ -70,17 +70,19 @@ def fleet(tmp_path):
     return url, tmp_path
 
 
-def stage(fleet_, port, fake_dir):
+def stage(fleet_, port, fake_dir, **more):
     url, tmp = fleet_
     env = dict(os.environ, AZURE_SUBSCRIPTION_ID=SUBSCRIPTION, AZURE_CLIENT_ID=server.CLIENT_ID, AZURE_SECRET=server.CLIENT_SECRET,
                AZURE_TENANT=server.TENANT, AZURE_AUTHORITY_HOST="https://127.0.0.1:%d" % port,
                EDGEFLEET_ARM_ENDPOINT="https://127.0.0.1:%d" % port, EDGEFLEET_ARM_CA_BUNDLE=os.path.join(fake_dir, "ca.pem"),
                EDGEFLEET_ZTP_DB=url, HOME=str(tmp), ANSIBLE_NOCOLOR="1")
-    extra = {"edgefleet_ztp_database": url, "arc_connect_resource_group": "rg1", "arc_connect_location": "westeurope",
+    extra = {"edgefleet_ztp_database": url, "edgefleet_cloud_mode": "arc", "arc_connect_resource_group": "rg1", "arc_connect_location": "westeurope",
              "arc_connect_read_cluster_config": False, "arc_connect_chart_path": str(tmp / "azure-arc-agents.tgz"),
              "arc_connect_manifests_dir": "%s/manifests/{{ inventory_hostname }}" % tmp, "arc_connect_key_dir": "%s/keys" % tmp,
              "arc_connect_wait_delay": 1, "flux_wait_delay": 1, "flux_url": "https://git.example.com/edge/fleet.git",
              "arc_connect_breaker_threshold": 1, "arc_connect_breaker_timeout": 15}
+    extra.update(more)
+    extra = dict((k, v) for k, v in extra.items() if v is not None)
     start = time.monotonic()
     proc = run(["ansible-playbook", "-i", str(tmp / "fleet.ztp.yml"), STAGE, "-e", json.dumps(extra)], env, check=False)
     return proc, time.monotonic() - start
@@ -145,3 +147,27 @@ def test_breaker_open_then_half_open_then_closed(fleet, tmp_path):
         fake.stop()
     print("\ncloud stage, 3 sites: ARM down %.1f s (breaker opens), open breaker %.1f s (fail fast), "
           "recovered %.1f s (half-open, closed)" % (first, fast, recovered))
+
+
+def test_cloud_stage_off_by_default_leaves_the_fleet_alone(fleet, tmp_path):
+    # a fleet without Azure: edgefleet_cloud_mode unset is `none`; nothing is called, nothing written, nothing failed
+    fake = FakeArmProcess(str(tmp_path / "fake"))
+    try:
+        extra = {"edgefleet_cloud_mode": None}  # dropped below: the play sees it undefined
+        proc, _ = stage(fleet, fake.port, fake.dir, **extra)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+        assert "cloud stage off (edgefleet_cloud_mode: none) for 4 IPC(s)" in proc.stdout
+        assert states(fleet[0])[0] == dict((s, "platform_ready") for s in SITES)
+        assert fake.log()["requests"] == []
+        assert not list((tmp_path / "manifests").glob("*/*"))
+    finally:
+        fake.stop()
+
+
+def test_an_unknown_cloud_mode_fails_the_stage_with_the_reason(fleet, tmp_path):
+    proc, _ = stage(fleet, free_port(), str(tmp_path), edgefleet_cloud_mode="azure")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]  # the stage play records, the summary fails
+    with ZtpStore(fleet[0]) as store:
+        devices = store.devices()
+    assert set(d["state"] for d in devices) == {"failed"} and set(d["failed_stage"] for d in devices) == {"cloud"}
+    assert all("edgefleet_cloud_mode must be one of: arc, upstream, none, got: azure" in d["failure_reason"] for d in devices), devices
