@@ -154,7 +154,7 @@ def test_cloud_stage_off_by_default_leaves_the_fleet_alone(fleet, tmp_path):
     fake = FakeArmProcess(str(tmp_path / "fake"))
     try:
         extra = {"edgefleet_cloud_mode": None}  # dropped below: the play sees it undefined
-        proc, _ = stage(fleet, fake.port, fake.dir, **extra)
+        proc = stage(fleet, fake.port, fake.dir, **extra)[0]
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
         assert "cloud stage off (edgefleet_cloud_mode: none) for 4 IPC(s)" in proc.stdout
         assert states(fleet[0])[0] == dict((s, "platform_ready") for s in SITES)
@@ -165,7 +165,7 @@ def test_cloud_stage_off_by_default_leaves_the_fleet_alone(fleet, tmp_path):
 
 
 def test_an_unknown_cloud_mode_fails_the_stage_with_the_reason(fleet, tmp_path):
-    proc, _ = stage(fleet, free_port(), str(tmp_path), edgefleet_cloud_mode="azure")
+    proc = stage(fleet, free_port(), str(tmp_path), edgefleet_cloud_mode="azure")[0]
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]  # the stage play records, the summary fails
     with ZtpStore(fleet[0]) as store:
         devices = store.devices()
