@@ -105,7 +105,9 @@ def test_cloud_stage_reaches_workloads_deployed(fleet, tmp_path):
         assert devices == dict((s, "workloads_deployed") for s in SITES)
         assert set(breakers.values()) <= {"closed"}
         manifest = next((tmp_path / "manifests").glob("plant-a-*")) / "edgefleet-azure-arc.yaml"
-        assert oct(manifest.stat().st_mode & 0o777) == "0o600" and "kind: HelmChart" in manifest.read_text()
+        assert oct(manifest.stat().st_mode & 0o777) == "0o600"
+        # one YAML stream of two objects, as K3s reads it: the onboarding Secret and the HelmChart
+        assert [doc["kind"] for doc in yaml.safe_load_all(manifest.read_text())] == ["Secret", "HelmChart"]
         assert fake.log()["violations"] == []
         puts = [r["path"].rsplit("/", 1)[-1] for r in fake.log()["requests"] if r["method"] == "PUT" and r["path"].endswith("-c1")]
         assert sorted(puts) == ["plant-a-c1", "plant-b-c1", "plant-c-c1"]  # once per cluster, not per node
