@@ -145,9 +145,11 @@ LAB_FLEET ?= $(ROOT)/lab/fleet.yml
 images:
 	bash lab/images/build.sh all
 
+# site.yml runs with the fake ARM's endpoint, CA and throw-away credentials (lab/up.yml
+# starts it, a stand-in for Azure) exported from .lab/arm/env (0600), never on a command line.
 lab: venv tree images
 	$(ANSIBLE_ENV) $(BIN)/ansible-playbook lab/up.yml -e lab_fleet="$(LAB_FLEET)"
-	$(ANSIBLE_ENV) $(BIN)/ansible-playbook playbooks/site.yml -i inventories/lab/lab.ztp.yml
+	set -a && . .lab/arm/env && set +a && $(ANSIBLE_ENV) $(BIN)/ansible-playbook playbooks/site.yml -i inventories/lab/lab.ztp.yml
 
 lab-down: venv tree
 	$(ANSIBLE_ENV) $(BIN)/ansible-playbook lab/down.yml -e lab_fleet="$(LAB_FLEET)"

@@ -57,7 +57,7 @@ def check_flux_mode(mode: str, arc: bool) -> str:
     if mode not in FLUX_MODES:
         raise ManifestError("flux_mode: %r is not one of %s" % (mode, ", ".join(FLUX_MODES)))
     if mode == "arc" and not arc:
-        raise ManifestError("flux_mode: arc needs the cluster connected to Azure Arc (cloud_arc_enabled); "
+        raise ManifestError("flux_mode: arc needs the cluster connected to Azure Arc (edgefleet_cloud_mode: arc); "
                             "use upstream for a site without Arc")
     return mode
 

@@ -70,17 +70,19 @@ def fleet(tmp_path):
     return url, tmp_path
 
 
-def stage(fleet_, port, fake_dir):
+def stage(fleet_, port, fake_dir, **more):
     url, tmp = fleet_
     env = dict(os.environ, AZURE_SUBSCRIPTION_ID=SUBSCRIPTION, AZURE_CLIENT_ID=server.CLIENT_ID, AZURE_SECRET=server.CLIENT_SECRET,
                AZURE_TENANT=server.TENANT, AZURE_AUTHORITY_HOST="https://127.0.0.1:%d" % port,
                EDGEFLEET_ARM_ENDPOINT="https://127.0.0.1:%d" % port, EDGEFLEET_ARM_CA_BUNDLE=os.path.join(fake_dir, "ca.pem"),
                EDGEFLEET_ZTP_DB=url, HOME=str(tmp), ANSIBLE_NOCOLOR="1")
-    extra = {"edgefleet_ztp_database": url, "arc_connect_resource_group": "rg1", "arc_connect_location": "westeurope",
+    extra = {"edgefleet_ztp_database": url, "edgefleet_cloud_mode": "arc", "arc_connect_resource_group": "rg1", "arc_connect_location": "westeurope",
              "arc_connect_read_cluster_config": False, "arc_connect_chart_path": str(tmp / "azure-arc-agents.tgz"),
              "arc_connect_manifests_dir": "%s/manifests/{{ inventory_hostname }}" % tmp, "arc_connect_key_dir": "%s/keys" % tmp,
              "arc_connect_wait_delay": 1, "flux_wait_delay": 1, "flux_url": "https://git.example.com/edge/fleet.git",
              "arc_connect_breaker_threshold": 1, "arc_connect_breaker_timeout": 15}
+    extra.update(more)
+    extra = dict((k, v) for k, v in extra.items() if v is not None)
     start = time.monotonic()
     proc = run(["ansible-playbook", "-i", str(tmp / "fleet.ztp.yml"), STAGE, "-e", json.dumps(extra)], env, check=False)
     return proc, time.monotonic() - start
@@ -103,7 +105,9 @@ def test_cloud_stage_reaches_workloads_deployed(fleet, tmp_path):
         assert devices == dict((s, "workloads_deployed") for s in SITES)
         assert set(breakers.values()) <= {"closed"}
         manifest = next((tmp_path / "manifests").glob("plant-a-*")) / "edgefleet-azure-arc.yaml"
-        assert oct(manifest.stat().st_mode & 0o777) == "0o600" and "kind: HelmChart" in manifest.read_text()
+        assert oct(manifest.stat().st_mode & 0o777) == "0o600"
+        # one YAML stream of two objects, as K3s reads it: the onboarding Secret and the HelmChart
+        assert [doc["kind"] for doc in yaml.safe_load_all(manifest.read_text())] == ["Secret", "HelmChart"]
         assert fake.log()["violations"] == []
         puts = [r["path"].rsplit("/", 1)[-1] for r in fake.log()["requests"] if r["method"] == "PUT" and r["path"].endswith("-c1")]
         assert sorted(puts) == ["plant-a-c1", "plant-b-c1", "plant-c-c1"]  # once per cluster, not per node
@@ -145,3 +149,27 @@ def test_breaker_open_then_half_open_then_closed(fleet, tmp_path):
         fake.stop()
     print("\ncloud stage, 3 sites: ARM down %.1f s (breaker opens), open breaker %.1f s (fail fast), "
           "recovered %.1f s (half-open, closed)" % (first, fast, recovered))
+
+
+def test_cloud_stage_off_by_default_leaves_the_fleet_alone(fleet, tmp_path):
+    # a fleet without Azure: edgefleet_cloud_mode unset is `none`; nothing is called, nothing written, nothing failed
+    fake = FakeArmProcess(str(tmp_path / "fake"))
+    try:
+        extra = {"edgefleet_cloud_mode": None}  # dropped below: the play sees it undefined
+        proc = stage(fleet, fake.port, fake.dir, **extra)[0]
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+        assert "cloud stage off (edgefleet_cloud_mode: none) for 4 IPC(s)" in proc.stdout
+        assert states(fleet[0])[0] == dict((s, "platform_ready") for s in SITES)
+        assert fake.log()["requests"] == []
+        assert not list((tmp_path / "manifests").glob("*/*"))
+    finally:
+        fake.stop()
+
+
+def test_an_unknown_cloud_mode_fails_the_stage_with_the_reason(fleet, tmp_path):
+    proc = stage(fleet, free_port(), str(tmp_path), edgefleet_cloud_mode="azure")[0]
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]  # the stage play records, the summary fails
+    with ZtpStore(fleet[0]) as store:
+        devices = store.devices()
+    assert set(d["state"] for d in devices) == {"failed"} and set(d["failed_stage"] for d in devices) == {"cloud"}
+    assert all("edgefleet_cloud_mode must be one of: arc, upstream, none, got: azure" in d["failure_reason"] for d in devices), devices

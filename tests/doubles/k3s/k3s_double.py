@@ -21,6 +21,7 @@ import hmac
 import ipaddress
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -44,6 +45,7 @@ HEARTBEAT = float(os.environ.get("K3S_DOUBLE_HEARTBEAT", "2"))
 NOTREADY_AFTER = float(os.environ.get("K3S_DOUBLE_NOTREADY_AFTER", "15"))
 JOIN_PATH = "/v1-k3s-double/join"
 CORDON_PATH = "/v1-k3s-double/cordon"
+CONFIGMAP_PATH = re.compile(r"^/api/v1/namespaces/([a-z0-9.-]+)/configmaps/([a-z0-9.-]+)$")
 DEFAULT_CONFIG = "/etc/rancher/k3s/config.yaml"
 DEFAULT_KUBECONFIG = "/etc/rancher/k3s/k3s.yaml"
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
@@ -537,6 +539,12 @@ class Api(BaseHTTPRequestHandler):
             if name in members:
                 return self.send(200, node_object(members[name]))
             return self.send(404, status_body(404, "NotFound", 'nodes "%s" not found' % name))
+        configmap = CONFIGMAP_PATH.match(path)
+        if configmap:
+            # the double runs no workloads, so it holds no ConfigMaps (no Arc agents wrote azure-clusterconfig)
+            if not self.quorum():
+                return None
+            return self.send(404, status_body(404, "NotFound", 'configmaps "%s" not found' % configmap.group(2)))
         return self.send(404, status_body(404, "NotFound", "the server could not find the requested resource"))
 
     def do_DELETE(self):
@@ -867,7 +875,7 @@ def sd_notify(message):
 # kubectl flags that take a value, in either `--flag value` or `--flag=value` form.
 VALUE_FLAGS = {"-o": "output", "--output": "output", "--raw": "raw", "--request-timeout": "request-timeout",
                "--kubeconfig": "kubeconfig", "--timeout": "timeout", "--grace-period": "grace-period",
-               "-l": "selector", "--selector": "selector"}
+               "-l": "selector", "--selector": "selector", "-n": "namespace", "--namespace": "namespace"}
 
 
 def parse_kubectl_args(args):
@@ -957,8 +965,11 @@ class Kubectl:
             answer = self.request(options["raw"])
             sys.stdout.write(answer if isinstance(answer, str) else json.dumps(answer) + "\n")
             return 0
+        if names and names[0] in ("configmap", "configmaps", "cm"):
+            return self.get_configmap(names[1:], options)
         if not names or names[0] not in ("nodes", "node", "no"):
-            raise Fatal("error: the edgefleet k3s test double only implements `kubectl get nodes`")
+            raise Fatal("error: the edgefleet k3s test double only implements `kubectl get nodes` and "
+                        "`kubectl get configmap NAME`")
         if len(names) > 1:
             items = [self.request("/api/v1/nodes/" + names[1])]
         else:
@@ -978,6 +989,14 @@ class Kubectl:
         else:
             raise Fatal("error: unable to match a printer suitable for the output format %r (the double knows json, "
                         "name, wide)" % output)
+        return 0
+
+    def get_configmap(self, names, options):
+        """`get configmap NAME [-n NS] -o json`: one ConfigMap by name, read from the API as kubectl does."""
+        if len(names) != 1 or options.get("output") != "json":
+            raise Fatal("error: the edgefleet k3s test double only implements `kubectl get configmap NAME [-n NS] -o json`")
+        namespace = options.get("namespace") or "default"
+        print(json.dumps(self.request("/api/v1/namespaces/%s/configmaps/%s" % (namespace, names[0])), indent=4))
         return 0
 
     def cordon(self, name, unschedulable, verb):

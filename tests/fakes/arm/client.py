@@ -14,7 +14,7 @@ import typing as t
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"
+SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"  # server.SUBSCRIPTION (this module imports no server code)
 
 
 class FakeArmProcess:

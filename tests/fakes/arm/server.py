@@ -37,6 +37,7 @@ import base64
 import json
 import os
 import re
+import secrets
 import ssl
 import sys
 import threading
@@ -50,6 +51,7 @@ from urllib.parse import parse_qs, urlsplit
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import spec as specmod  # noqa: E402  (a script next to this one)
 
+SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"  # any subscription is served; the lab uses this one
 TENANT = "00000000-0000-0000-0000-0000000000aa"
 CLIENT_ID = "00000000-0000-0000-0000-0000000000c1"
 CLIENT_SECRET = "fake-client-secret"  # nosec: a test double's credential
@@ -74,8 +76,10 @@ def b64url(data: str) -> bytes:
 class FakeArm:
     """The fake's state: resources, operations, tokens, queued faults and the request log."""
 
-    def __init__(self, directory: str, settle: int = 1, certificate_pem: bytes | None = None) -> None:
+    def __init__(self, directory: str, settle: int = 1, certificate_pem: bytes | None = None,
+                 client_secret: str = CLIENT_SECRET) -> None:
         self.dir = directory
+        self.client_secret = client_secret
         self.specs = specmod.load_specs()
         self.lock = threading.RLock()
         self.settle = settle
@@ -120,7 +124,7 @@ class FakeArm:
         if one("client_id") != CLIENT_ID:
             return 400, {"error": "unauthorized_client", "error_description": "AADSTS700016: unknown application"}
         if one("client_secret"):
-            if one("client_secret") != CLIENT_SECRET:
+            if one("client_secret") != self.client_secret:
                 return 401, {"error": "invalid_client", "error_description": "AADSTS7000215: invalid client secret"}
         elif one("client_assertion_type") == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer":
             problem = self.check_assertion(one("client_assertion"))
@@ -478,7 +482,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(404, {"error": "unknown control %s %s" % (method, path)})
 
 
-def serve(directory: str, port: int = 0, settle: int = 1) -> t.Tuple[ThreadingHTTPServer, FakeArm]:
+def serve(directory: str, port: int = 0, settle: int = 1,
+          client_secret: str = CLIENT_SECRET) -> t.Tuple[ThreadingHTTPServer, FakeArm]:
     """Start the fake in a thread: a fresh CA in directory (ca.pem) unless one is there."""
     import trustme
     os.makedirs(directory, exist_ok=True)
@@ -490,7 +495,7 @@ def serve(directory: str, port: int = 0, settle: int = 1) -> t.Tuple[ThreadingHT
     with open(os.path.join(directory, "client.pem"), "wb") as fh:
         fh.write(client.private_key_pem.bytes() + client.cert_chain_pems[0].bytes())
     os.chmod(os.path.join(directory, "client.pem"), 0o600)
-    fake = FakeArm(directory, settle, client.cert_chain_pems[0].bytes())
+    fake = FakeArm(directory, settle, client.cert_chain_pems[0].bytes(), client_secret)
     handler = type("BoundHandler", (Handler,), {"fake": fake})
     httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -503,13 +508,34 @@ def serve(directory: str, port: int = 0, settle: int = 1) -> t.Tuple[ThreadingHT
     return httpd, fake
 
 
+def write_env_file(path: str, port: int, ca: str, secret: str) -> None:
+    """The variables that point the collection's Azure modules at this fake, sourceable by a shell (`set -a`)."""
+    url = "https://127.0.0.1:%d" % port
+    lines = ["# The fake ARM (tests/fakes/arm), a stand-in for Azure: its endpoint, CA and throw-away credentials.",
+             "AZURE_SUBSCRIPTION_ID=%s" % SUBSCRIPTION, "AZURE_TENANT=%s" % TENANT, "AZURE_CLIENT_ID=%s" % CLIENT_ID,
+             "AZURE_SECRET=%s" % secret, "AZURE_AUTHORITY_HOST=%s" % url, "EDGEFLEET_ARM_ENDPOINT=%s" % url,
+             "EDGEFLEET_ARM_CA_BUNDLE=%s" % os.path.abspath(ca)]
+    tmp = path + ".tmp"
+    if os.path.exists(tmp):
+        os.unlink(tmp)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never readable by others, not even for a moment
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+    os.replace(tmp, path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--dir", required=True)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--settle", type=int, default=1, help="reads before Connected / Compliant")
+    parser.add_argument("--env-file", help="accept a fresh random client secret (instead of the fixed one) and write it, "
+                        "with the endpoint, CA and the other throw-away credentials, to this file (0600)")
     args = parser.parse_args()
-    httpd = serve(args.dir, args.port, args.settle)[0]
+    secret = secrets.token_urlsafe(32) if args.env_file else CLIENT_SECRET
+    httpd = serve(args.dir, args.port, args.settle, secret)[0]
+    if args.env_file:
+        write_env_file(args.env_file, httpd.server_address[1], os.path.join(args.dir, "ca.pem"), secret)
     print("fake ARM on https://127.0.0.1:%d (CA %s)" % (httpd.server_address[1], os.path.join(args.dir, "ca.pem")), flush=True)
     try:
         threading.Event().wait()

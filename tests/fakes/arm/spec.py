@@ -39,6 +39,8 @@ def find_specs_root() -> str:
     candidates = [os.environ.get("EDGEFLEET_SPECS_DIR") or "",
                   # the repository's copy (left out of the .build tree)
                   os.path.join(os.environ.get("EDGEFLEET_REPO_ROOT") or "", "tests", "specs") if os.environ.get("EDGEFLEET_REPO_ROOT") else "",
+                  # tests/specs next to this folder: a checkout (make lab runs the fake from the repository)
+                  os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "specs"),
                   os.path.join(os.environ.get("EDGEFLEET_REPO_ROOT") or "", "..", "..", "shared", "specs"),
                   "/work/shared/specs"]
     here = os.path.dirname(os.path.abspath(__file__))

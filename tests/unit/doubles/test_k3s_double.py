@@ -470,3 +470,22 @@ def test_it_answers_as_kubectl_through_a_link_as_k3s_does(machines, tmp_path):
     result = subprocess.run([sys.executable, str(link), "get", "nodes", "-o", "name"], env=server.env(),
                             capture_output=True, text=True, timeout=20, check=False)
     assert (result.returncode, result.stdout) == (0, "node/multi\n"), result.stderr
+
+
+def test_configmaps_are_not_found_as_kubectl_says(machines):
+    # the double runs no workloads (no Arc agents): the arc_connect role's read of azure-arc/azure-clusterconfig
+    # gets kubectl's own NotFound, from the API server with the admin token, as on a cluster never onboarded
+    server = machines("cm", {}).start()
+    result = server.kubectl("get", "configmap", "azure-clusterconfig", "-n", "azure-arc", "-o", "json")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == 'Error from server (NotFound): configmaps "azure-clusterconfig" not found\n'
+    assert server.kubectl("get", "cm", "kube-root-ca.crt", "--namespace=default", "-o", "json").returncode == 1
+    assert server.get("/api/v1/namespaces/azure-arc/configmaps/azure-clusterconfig")[0] == 401
+    status, body = server.get("/api/v1/namespaces/azure-arc/configmaps/azure-clusterconfig", server.admin_token())
+    assert status == 404 and body["reason"] == "NotFound" and body["code"] == 404
+    # what it does not implement it says, rather than answer something kubectl would not
+    listing = server.kubectl("get", "configmaps", "-n", "azure-arc")
+    assert listing.returncode == 1 and "only implements" in listing.stderr
+    server.stop()
+    down = server.kubectl("get", "configmap", "azure-clusterconfig", "-n", "azure-arc", "-o", "json")
+    assert down.returncode == 1 and "was refused" in down.stderr
