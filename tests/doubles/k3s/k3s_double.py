@@ -267,38 +267,53 @@ def visible(member):
     return member["hb"] > member.get("deleted_at", 0.0)
 
 
+def registration(record):
+    """A node's first heartbeat (or its first after a delete) registers it with its labels and taints."""
+    out = dict(record)
+    out.update(registered=record["hb"], label_revs={k: [v, record["hb"]] for k, v in record["labels"].items()},
+               taints_rev=record["hb"], applied_start=record.get("started", 0.0))
+    return out
+
+
 def merge_member(mine, theirs):
     """Last writer wins, separately for what the node reports (heartbeat), what an admin set (cordon,
-    delete) and the node's labels and taints (registration, a process start, an admin's PATCH)."""
+    delete), each label (registration, a start of the node's process, an admin's PATCH) and the taints
+    (registration, PATCH). Stored members carry label_revs; a node's heartbeat record does not."""
     if mine is None:
-        out = dict(theirs)
-        out.setdefault("registered", out["hb"])
-        out.setdefault("meta_rev", out["hb"])
-        out.setdefault("applied_start", out.get("started", 0.0))
-        return out
+        return dict(theirs) if "label_revs" in theirs else registration(theirs)
     out = dict(mine if mine["hb"] >= theirs["hb"] else theirs)
     spec = mine if mine.get("spec_rev", 0.0) >= theirs.get("spec_rev", 0.0) else theirs
     out["unschedulable"], out["spec_rev"] = spec.get("unschedulable", False), spec.get("spec_rev", 0.0)
     out["deleted_at"] = max(mine.get("deleted_at", 0.0), theirs.get("deleted_at", 0.0))
     out["created"] = min(mine.get("created", out["hb"]), theirs.get("created", out["hb"]))
-    # Registration (the kubelet's --node-labels and --register-with-taints): the earliest since the last
-    # delete. A heartbeat record (no meta_rev) counts as a registration only when nothing is registered.
-    registered = [m for m in (mine, theirs) if m.get("registered", m["hb"]) > out["deleted_at"]]
-    if not registered:
+    current = [m for m in (mine, theirs) if m.get("registered", m["hb"]) > out["deleted_at"]]
+    stored = [m for m in current if "label_revs" in m]
+    records = [m for m in current if "label_revs" not in m]
+    if not stored:
+        if records:  # registered again after a delete: the current labels and taints count
+            registered = registration(max(records, key=lambda m: m["hb"]))
+            for key in ("registered", "label_revs", "taints", "taints_rev", "applied_start"):
+                out[key] = registered[key]
+            out["labels"] = dict(registered["labels"])
         return out
-    first = min(registered, key=lambda m: m.get("registered", m["hb"]))
-    out["registered"] = first.get("registered", first["hb"])
-    # The labels and taints now: those of the newest change since that registration.
-    meta = max([m for m in registered if "meta_rev" in m] or [first], key=lambda m: m.get("meta_rev", m["hb"]))
-    out["labels"], out["taints"] = dict(meta["labels"]), list(meta["taints"])
-    out["meta_rev"] = meta.get("meta_rev", meta["hb"])
-    out["applied_start"] = meta.get("applied_start", meta.get("started", 0.0))
-    # K3s re-applies node-label at every start of the node's process (pkg/agent/run.go, updateMutableLabels:
-    # added and changed labels, never a removal); taints stay as registered.
-    for record in (mine, theirs):
-        if "meta_rev" not in record and record.get("started", 0.0) > out["applied_start"]:
-            out["labels"] = dict(out["labels"], **record["labels"])
-            out["applied_start"], out["meta_rev"] = record["started"], max(out["meta_rev"], record["hb"])
+    revs = {}
+    for member in stored:
+        for key, (value, rev) in member["label_revs"].items():
+            if key not in revs or rev > revs[key][1]:
+                revs[key] = [value, rev]
+    taints = max(stored, key=lambda m: m["taints_rev"])
+    out["registered"] = min(m["registered"] for m in stored)
+    out["taints"], out["taints_rev"] = list(taints["taints"]), taints["taints_rev"]
+    out["applied_start"] = max(m["applied_start"] for m in stored)
+    # K3s adds node-label entries at every start of the node's process (pkg/agent/run.go,
+    # updateMutableLabels: changed and added labels, never a removal); taints stay as registered.
+    for record in records:
+        if record.get("started", 0.0) > out["applied_start"]:
+            for key, value in record["labels"].items():
+                revs[key] = [value, record["hb"]]
+            out["applied_start"] = record["started"]
+    out["label_revs"] = revs
+    out["labels"] = {k: v for k, (v, _) in revs.items() if v is not None}
     return out
 
 
@@ -359,12 +374,18 @@ class Cluster:
             return dict(member)
 
     def set_meta(self, name, labels, taints):
-        """An admin's change of labels or taints (PATCH): it wins over the registration's."""
+        """An admin's PATCH: the changed labels (None removes one) and, if given, the new taints."""
         with self.store.lock:
             member = self.members.get(name)
             if member is None or not visible(member):
                 return None
-            member.update(labels=labels, taints=taints, meta_rev=time.time())
+            now = time.time()
+            revs = member.setdefault("label_revs", {})
+            for key, value in labels.items():
+                revs[key] = [value, now]
+            member["labels"] = {k: v for k, (v, _) in revs.items() if v is not None}
+            if taints is not None:
+                member["taints"], member["taints_rev"] = taints, now
             self.store.save()
             return dict(member)
 
@@ -405,19 +426,37 @@ def tolerated(taint):
 
 
 def system_deployments(server):
-    """K3s's packaged deployments in kube-system, as the API reports them (double-only: no pods run). A
-    deployment is available once SYSTEM_DELAY has passed since this server started and a Ready,
-    schedulable node exists whose NoSchedule/NoExecute taints its pods tolerate, as the scheduler needs."""
-    nodes = [node_object(m) for m in server.cluster.visible().values()]
-    places = [n["metadata"]["name"] for n in nodes
-              if n["status"]["conditions"][0]["status"] == "True" and not n["spec"].get("unschedulable")
-              and all(t["effect"] == "PreferNoSchedule" or tolerated(t) for t in n["spec"].get("taints", []))]
-    up = bool(places) and time.time() - server.started >= SYSTEM_DELAY
+    """K3s's packaged deployments in kube-system, as the API reports them. Double-only model, as no pods
+    run: each deployment's one pod is placed, SYSTEM_DELAY after this server started, on a Ready,
+    schedulable node whose NoSchedule and NoExecute taints it tolerates, as the scheduler would; it stays
+    there while that node is Ready and has no NoExecute taint it does not tolerate (a later NoSchedule
+    taint does not evict it), else it is placed again."""
+    nodes = {m["name"]: node_object(m) for m in server.cluster.visible().values()}
+
+    def ready(name):
+        return name in nodes and nodes[name]["status"]["conditions"][0]["status"] == "True"
+
+    def fits(name, placing):
+        """A new pod needs a schedulable node and tolerates its NoSchedule and NoExecute taints; a running
+        one stays unless a NoExecute taint it does not tolerate evicts it."""
+        if not ready(name) or (placing and nodes[name]["spec"].get("unschedulable")):
+            return False
+        effects = ("NoSchedule", "NoExecute") if placing else ("NoExecute",)
+        return all(tolerated(t) for t in nodes[name]["spec"].get("taints", [])
+                   if t["effect"] in effects and t["key"] != "node.kubernetes.io/unschedulable")
+
     created = datetime.datetime.fromtimestamp(server.started, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     items = []
     for name, component in sorted(SYSTEM_DEPLOYMENTS.items()):
         if component in server.cfg.disabled:
             continue
+        place = server.placed.get(name)
+        if place is not None and not fits(place, placing=False):
+            place = None  # evicted, or its node is gone
+        if place is None and time.time() - server.started >= SYSTEM_DELAY:
+            place = next((n for n in sorted(nodes) if fits(n, placing=True)), None)
+        server.placed[name] = place
+        up = place is not None
         status = {"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1}
         if up:
             status.update(readyReplicas=1, availableReplicas=1)
@@ -610,6 +649,8 @@ class Api(BaseHTTPRequestHandler):
         path, query = self.path.split("?", 1) if "?" in self.path else (self.path, "")
         if path == "/cacerts":  # what a joiner fetches before it trusts the server (no auth, as in K3s)
             return self.send(200, node.store.data["cluster"]["ca_cert"])
+        if path == "/v1-k3s/server-bootstrap":  # what a joining server fetches, with Basic server:<token password>
+            return self.server_bootstrap()
         if not self.admin():  # K3s runs the apiserver with anonymous-auth=false: even /readyz needs credentials
             return None
         if path in ("/readyz", "/livez", "/healthz"):
@@ -654,6 +695,20 @@ class Api(BaseHTTPRequestHandler):
             return self.send(404, status_body(404, "NotFound", 'nodes "%s" not found' % name))
         return self.send(404, status_body(404, "NotFound", "the server could not find the requested resource"))
 
+    def server_bootstrap(self):
+        """K3s's supervisor answers 401 to a wrong token; the double hands out no bootstrap data (its
+        joiners get the CA through JOIN_PATH), only says the credentials were right."""
+        header = self.headers.get("Authorization", "")
+        try:
+            user, _, password = base64.b64decode(header[6:]).decode().partition(":") if header.startswith("Basic ") \
+                else ("", "", "")
+        except ValueError:
+            user, password = "", ""
+        token = self.server.node.store.data["cluster"]["token"]
+        if user != "server" or not hmac.compare_digest(split_token(password)[1].encode(), token.encode()):
+            return self.send(401, status_body(401, "Unauthorized", "Unauthorized"))
+        return self.send(200, {})
+
     def do_PATCH(self):
         """kubectl label / taint: a merge patch of metadata.labels (null removes) and spec.taints (replaced)."""
         node = self.server.node
@@ -673,21 +728,17 @@ class Api(BaseHTTPRequestHandler):
         if member is None:
             return self.send(404, status_body(404, "NotFound", 'nodes "%s" not found' % name))
         patch = self.body()
-        labels = dict(member["labels"])
-        for key, value in ((patch.get("metadata") or {}).get("labels") or {}).items():
-            if value is None:
-                labels.pop(key, None)
-            else:
-                labels[key] = str(value)
-        taints = member["taints"]
+        changes = {str(k): (None if v is None else str(v))
+                   for k, v in ((patch.get("metadata") or {}).get("labels") or {}).items()}
+        taints = None
         if "taints" in (patch.get("spec") or {}):
             # node.kubernetes.io/unschedulable and /unreachable are the node controller's, not stored
             taints = [t for t in patch["spec"]["taints"] or []
                       if t.get("key") not in ("node.kubernetes.io/unschedulable", "node.kubernetes.io/unreachable")]
-        problems = label_problems(labels) + taint_problems(taints)
+        problems = label_problems({k: v for k, v in changes.items() if v is not None}) + taint_problems(taints or [])
         if problems:
             return self.send(422, status_body(422, "Invalid", 'Node "%s" is invalid: %s' % (name, "; ".join(problems))))
-        changed = node.cluster.set_meta(name, labels, taints)
+        changed = node.cluster.set_meta(name, changes, taints)
         node.wake.set()
         return self.send(200, node_object(changed))
 
@@ -912,6 +963,7 @@ class ServerNode(Node):
         super().__init__(cfg, store)
         self.cluster = Cluster(store)
         self.httpd = None
+        self.placed = {}  # system deployment -> the node its pod runs on (system_deployments)
 
     def record(self):
         record = super().record()

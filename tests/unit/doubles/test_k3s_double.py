@@ -480,6 +480,16 @@ def test_a_server_with_a_wrong_token_exits_and_an_agent_retries(machines):
     assert "not-the-cluster-token" not in result.stderr + result.stdout
     unreachable = machines("w3", {"server": "https://127.0.0.1:%d" % free_port()}).run("server", timeout=15)
     assert unreachable.returncode == 1 and "failed to get CA certs" in unreachable.stderr
+    # what a joining server asks the supervisor for, with Basic server:<password>: 401 for a wrong one
+    def bootstrap(password):
+        request = urllib.request.Request(url + "/v1-k3s/server-bootstrap")
+        request.add_header("Authorization", "Basic " + base64.b64encode(("server:" + password).encode()).decode())
+        try:
+            with urllib.request.urlopen(request, context=ssl._create_unverified_context(), timeout=5) as answer:  # pylint: disable=protected-access
+                return answer.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+    assert (bootstrap("not-the-cluster-token"), bootstrap(TOKEN)) == (401, 200)
     # an agent keeps trying in-process (pkg/agent/run.go, createProxyAndValidateToken)
     agent = machines("w4", {"server": url}, token="not-the-cluster-token").start("agent")
     wait_until(lambda: agent.output().count("retrying") >= 2, what="the agent's retries")
@@ -509,6 +519,13 @@ def test_kube_system_deployments_are_available_only_where_their_pods_may_run(mac
     # CriticalAddonsOnly is tolerated
     critical = machines("critical", {"node-taint": ["CriticalAddonsOnly=true:NoExecute"]}).start(K3S_DOUBLE_SYSTEM_DELAY="0")
     wait_until(lambda: all(available(critical, critical.admin_token()).values()), what="tolerated taint")
+    # a NoSchedule taint added later leaves the running pods alone; an untolerated NoExecute one evicts them
+    assert plain.kubectl("taint", "node", "plain", "x=y:NoSchedule").returncode == 0
+    assert all(available(plain, admin).values())
+    assert plain.kubectl("taint", "node", "plain", "x=y:NoExecute").returncode == 0
+    assert not any(available(plain, admin).values())
+    assert plain.kubectl("taint", "node", "plain", "x-").returncode == 0
+    assert all(available(plain, admin).values())
     assert plain.get(path + "/coredns", admin)[1]["metadata"]["name"] == "coredns"
     assert plain.get(path + "/traefik", admin)[0] == 404
 
