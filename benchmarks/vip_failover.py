@@ -75,7 +75,7 @@ class Probe(threading.Thread):
         config = yaml.safe_load(kubeconfig.read_text())
         cluster, user = config["clusters"][0]["cluster"], config["users"][0]["user"]
         server = cluster["server"].split("://", 1)[1]
-        self.host, _, port = server.rpartition(":")
+        self.host, port = server.rsplit(":", 1)
         self.host = self.host.strip("[]")
         self.port = int(port)
         self.ctx = ssl.create_default_context(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
@@ -199,12 +199,12 @@ def main() -> int:
     load = os.getloadavg()
     deaths, failbacks, losses, notes = [], [], [], []
     try:
-        up, _ = run(playbook + ["lab/up.yml", "-e", "lab_fleet=%s" % fleet], env, tree, work / "up.log")
-        site, _ = run(playbook + ["-i", "inventories/lab/lab.ztp.yml", "playbooks/site.yml"], env, tree, work / "site.log")
+        up = run(playbook + ["lab/up.yml", "-e", "lab_fleet=%s" % fleet], env, tree, work / "up.log")[0]
+        site = run(playbook + ["-i", "inventories/lab/lab.ztp.yml", "playbooks/site.yml"], env, tree, work / "site.log")[0]
         probe = Probe(lab.state / "kubeconfig" / ("%s.yaml" % CLUSTER), work)
         vip = probe.host
         probe.start()
-        for _ in range(args.repeat):
+        for _death in range(args.repeat):
             time.sleep(args.settle)
             holder = lab.holder(vip)
             fault = time.monotonic()
@@ -239,10 +239,10 @@ def main() -> int:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
 
+    settings = (defaults["api_vip_check_interval"], defaults["api_vip_check_fall"], defaults["api_vip_check_rise"])
     print("API VIP failover: 3 control IPCs (lab containers), keepalived advert_int 1 s, check every %s s, "
-          "fall %s, rise %s; /readyz through the VIP every 0.1 s; load average %.1f/%.1f/%.1f at the start; "
-          "lab up %.0f s, site.yml %.0f s" % (defaults["api_vip_check_interval"], defaults["api_vip_check_fall"],
-                                             defaults["api_vip_check_rise"], load[0], load[1], load[2], up, site))
+          "fall %s, rise %s; /readyz through the VIP every 0.1 s; " % settings
+          + "load average %.1f/%.1f/%.1f at the start; lab up %.0f s, site.yml %.0f s" % (load + (up, site)))
     print("\nseconds until the API answers through the VIP again\n")
     print("| fault | each | ")
     print("|---|---|")

@@ -77,8 +77,8 @@ _SYSTEM_TAINT_PREFIX = "node.kubernetes.io/"
 
 def parse_taint(text: str) -> dict[str, str]:
     """'key=value:Effect' (or 'key:Effect') -> {'key', 'value', 'effect'}."""
-    keyvalue, _, effect = str(text).rpartition(":")
-    key, _, value = keyvalue.partition("=")
+    keyvalue, effect = str(text).rpartition(":")[::2]
+    key, value = keyvalue.partition("=")[::2]
     return {"key": key, "value": value, "effect": effect}
 
 

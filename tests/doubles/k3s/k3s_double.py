@@ -313,7 +313,7 @@ def merge_member(mine, theirs):
                 revs[key] = [value, record["hb"]]
             out["applied_start"] = record["started"]
     out["label_revs"] = revs
-    out["labels"] = {k: v for k, (v, _) in revs.items() if v is not None}
+    out["labels"] = {k: v for k, (v, _rev) in revs.items() if v is not None}
     return out
 
 
@@ -383,7 +383,7 @@ class Cluster:
             revs = member.setdefault("label_revs", {})
             for key, value in labels.items():
                 revs[key] = [value, now]
-            member["labels"] = {k: v for k, (v, _) in revs.items() if v is not None}
+            member["labels"] = {k: v for k, (v, _rev) in revs.items() if v is not None}
             if taints is not None:
                 member["taints"], member["taints_rev"] = taints, now
             self.store.save()
@@ -394,7 +394,7 @@ def label_problems(labels):
     """The apiserver's validation of label keys and values (qualified names, 63 characters)."""
     problems = []
     for key, value in sorted(labels.items()):
-        prefix, _, name = key.rpartition("/")
+        prefix, name = key.rpartition("/")[::2]
         if not name or len(name) > 63 or not LABEL_NAME.match(name) or (prefix and (len(prefix) > 253 or not DNS_SUBDOMAIN.match(prefix))):
             problems.append('metadata.labels: Invalid value: "%s": name part must consist of alphanumeric characters, '
                             "'-', '_' or '.', and must start and end with an alphanumeric character" % key)
@@ -699,11 +699,12 @@ class Api(BaseHTTPRequestHandler):
         """K3s's supervisor answers 401 to a wrong token; the double hands out no bootstrap data (its
         joiners get the CA through JOIN_PATH), only says the credentials were right."""
         header = self.headers.get("Authorization", "")
-        try:
-            user, _, password = base64.b64decode(header[6:]).decode().partition(":") if header.startswith("Basic ") \
-                else ("", "", "")
-        except ValueError:
-            user, password = "", ""
+        user, password = "", ""
+        if header.startswith("Basic "):
+            try:
+                user, password = base64.b64decode(header[6:]).decode().partition(":")[::2]
+            except ValueError:
+                pass
         token = self.server.node.store.data["cluster"]["token"]
         if user != "server" or not hmac.compare_digest(split_token(password)[1].encode(), token.encode()):
             return self.send(401, status_body(401, "Unauthorized", "Unauthorized"))
@@ -718,9 +719,9 @@ class Api(BaseHTTPRequestHandler):
             return None
         kind = self.headers.get("Content-Type", "").split(";")[0].strip()
         if kind not in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
-            return self.send(415, status_body(415, "UnsupportedMediaType", "the body of the request was in an unknown "
-                                                                          "format - accepted media types include: "
-                                              "application/merge-patch+json, application/strategic-merge-patch+json"))
+            message = ("the body of the request was in an unknown format - accepted media types include: "
+                       "application/merge-patch+json, application/strategic-merge-patch+json")
+            return self.send(415, status_body(415, "UnsupportedMediaType", message))
         if not self.quorum():
             return None
         name = self.path[len("/api/v1/nodes/"):]
@@ -1202,7 +1203,6 @@ class Kubectl:
             print("node/%s %s" % (name, verb))
         return 0
 
-
     def patch(self, name, body):
         return self.request("/api/v1/nodes/" + name, "PATCH", body)
 
@@ -1239,14 +1239,14 @@ class Kubectl:
         added = removed = False
         for change in changes:
             if change.endswith("-"):
-                key, _, effect = change[:-1].partition(":")
+                key, effect = change[:-1].partition(":")[::2]
                 keep = [t for t in taints if not (t["key"] == key and effect in ("", t["effect"]))]
                 if len(keep) == len(taints):
                     raise Fatal('error: taint "%s" not found' % change[:-1])
                 taints, removed = keep, True
                 continue
             keyvalue, sep, effect = change.rpartition(":")
-            key, _, value = keyvalue.partition("=")
+            key, value = keyvalue.partition("=")[::2]
             if not sep or not key or effect not in TAINT_EFFECTS:
                 raise Fatal("error: invalid taint spec: %s, unknown taint effect or missing key" % change)
             same = [t for t in taints if t["key"] == key and t["effect"] == effect]
