@@ -76,6 +76,11 @@ def k3s_system_problems(deployments: t.Any, disabled: t.Any = ()) -> list[str]:
     return k3s_cluster.system_problems(_mapping(deployments, "the deployment list"), disabled)
 
 
+def k3s_untolerated_taints(taints: t.Any) -> list[str]:
+    """The taints that keep K3s's system pods off a node."""
+    return k3s_cluster.untolerated_taints([str(x) for x in taints or []])
+
+
 class FilterModule:
     """K3s filters."""
 
@@ -90,4 +95,5 @@ class FilterModule:
             "k3s_reset_problem": k3s_reset_problem,
             "k3s_node_meta_changes": k3s_node_meta_changes,
             "k3s_system_problems": k3s_system_problems,
+            "k3s_untolerated_taints": k3s_untolerated_taints,
         }

@@ -71,6 +71,9 @@ def reset_problem(servers: t.Sequence[str], leaving: t.Sequence[str]) -> str:
 
 # K3s's packaged deployments in kube-system and the `disable` name of each (manifests/ of K3s).
 SYSTEM_DEPLOYMENTS = {"coredns": "coredns", "local-path-provisioner": "local-storage", "metrics-server": "metrics-server"}
+# What K3s's packaged system pods tolerate (manifests/coredns.yaml): (key, effect), '' = any effect.
+SYSTEM_TOLERATIONS = (("CriticalAddonsOnly", ""), ("node-role.kubernetes.io/control-plane", "NoSchedule"),
+                      ("node-role.kubernetes.io/master", "NoSchedule"))
 # Taints the node controller sets; they are never the role's to add or remove.
 _SYSTEM_TAINT_PREFIX = "node.kubernetes.io/"
 
@@ -128,4 +131,17 @@ def system_problems(deployments: t.Mapping[str, t.Any], disabled: t.Any = ()) ->
         available = int((item.get("status") or {}).get("availableReplicas") or 0)
         if available < wanted:
             out.append("deployment %s: %d of %d replicas available" % (name, available, wanted))
+    return out
+
+
+def untolerated_taints(taints: t.Sequence[str]) -> list[str]:
+    """The taints ('key=value:Effect') that keep K3s's system pods (CoreDNS, local-path-provisioner,
+    metrics-server) off a node: NoSchedule and NoExecute ones their tolerations do not cover."""
+    out = []
+    for text in taints:
+        taint = parse_taint(text)
+        if taint["effect"] not in ("NoSchedule", "NoExecute"):
+            continue
+        if not any(taint["key"] == key and effect in ("", taint["effect"]) for key, effect in SYSTEM_TOLERATIONS):
+            out.append(str(text))
     return out

@@ -147,3 +147,11 @@ def test_system_problems_need_every_packaged_deployment_available():
     partial = {"items": [_deployment("coredns", 0), _deployment("traefik", 1, 2)]}
     assert k3s_cluster.system_problems(partial, ["local-storage", "metrics-server"]) == [
         "deployment coredns: 0 of 1 replicas available", "deployment traefik: 1 of 2 replicas available"]
+
+
+def test_untolerated_taints_are_those_k3s_system_pods_do_not_tolerate():
+    assert k3s_cluster.untolerated_taints([
+        "CriticalAddonsOnly=true:NoExecute", "node-role.kubernetes.io/control-plane:NoSchedule",
+        "node-role.kubernetes.io/control-plane:NoExecute", "edgefleet.io/dedicated=gateway:NoSchedule",
+        "edgefleet.io/soft=x:PreferNoSchedule"]) == [
+        "node-role.kubernetes.io/control-plane:NoExecute", "edgefleet.io/dedicated=gateway:NoSchedule"]
