@@ -64,6 +64,23 @@ def k3s_reset_problem(servers: t.Any, leaving: t.Any) -> str:
     return k3s_cluster.reset_problem(list(servers), list(leaving))
 
 
+def k3s_node_meta_changes(node: t.Any, labels: t.Any, taints: t.Any, labels_before: t.Any = (),
+                          taints_before: t.Any = ()) -> dict[str, list[str]]:
+    """kubectl label / taint arguments that bring the node to the asked labels and taints."""
+    return k3s_cluster.node_meta_changes(_mapping(node, "the node"), _mapping(labels, "the labels"), list(taints or []),
+                                         list(labels_before or []), list(taints_before or []))
+
+
+def k3s_system_problems(deployments: t.Any, disabled: t.Any = ()) -> list[str]:
+    """Why kube-system is not ready ([] when it is)."""
+    return k3s_cluster.system_problems(_mapping(deployments, "the deployment list"), disabled)
+
+
+def k3s_untolerated_taints(taints: t.Any) -> list[str]:
+    """The taints that keep K3s's system pods off a node."""
+    return k3s_cluster.untolerated_taints([str(x) for x in taints or []])
+
+
 class FilterModule:
     """K3s filters."""
 
@@ -76,4 +93,7 @@ class FilterModule:
             "k3s_etcd_problems": k3s_etcd_problems,
             "k3s_minor_skip": k3s_minor_skip,
             "k3s_reset_problem": k3s_reset_problem,
+            "k3s_node_meta_changes": k3s_node_meta_changes,
+            "k3s_system_problems": k3s_system_problems,
+            "k3s_untolerated_taints": k3s_untolerated_taints,
         }

@@ -67,3 +67,81 @@ def reset_problem(servers: t.Sequence[str], leaving: t.Sequence[str]) -> str:
     return ("resetting %s would leave %s, %d of %d servers: less than a majority, so etcd would lose quorum "
             "while they leave. Reset fewer servers (one at a time keeps quorum), or the whole cluster"
             % (", ".join(sorted(gone)), ", ".join(sorted(staying)), len(staying), len(all_servers)))
+
+
+# K3s's packaged deployments in kube-system and the `disable` name of each (manifests/ of K3s).
+SYSTEM_DEPLOYMENTS = {"coredns": "coredns", "local-path-provisioner": "local-storage", "metrics-server": "metrics-server"}
+# What K3s's packaged system pods tolerate (manifests/coredns.yaml): (key, effect), '' = any effect.
+SYSTEM_TOLERATIONS = (("CriticalAddonsOnly", ""), ("node-role.kubernetes.io/control-plane", "NoSchedule"),
+                      ("node-role.kubernetes.io/master", "NoSchedule"))
+# Taints the node controller sets; they are never the role's to add or remove.
+_SYSTEM_TAINT_PREFIX = "node.kubernetes.io/"
+
+
+def parse_taint(text: str) -> dict[str, str]:
+    """'key=value:Effect' (or 'key:Effect') -> {'key', 'value', 'effect'}."""
+    keyvalue, effect = str(text).rpartition(":")[::2]
+    key, value = keyvalue.partition("=")[::2]
+    return {"key": key, "value": value, "effect": effect}
+
+
+def _taint_text(taint: t.Mapping[str, t.Any]) -> str:
+    value = taint.get("value") or ""
+    return "%s%s:%s" % (taint["key"], "=" + value if value else "", taint["effect"])
+
+
+def node_meta_changes(node: t.Mapping[str, t.Any], labels: t.Mapping[str, t.Any], taints: t.Sequence[str],
+                      labels_before: t.Sequence[str] = (), taints_before: t.Sequence[str] = ()) -> dict[str, list[str]]:
+    """The `kubectl label --overwrite` and `kubectl taint --overwrite` arguments that bring a Node
+    (kubectl get node NAME -o json) to the asked labels and taints.
+
+    K3s merges node-label into the node at each start but never removes a label
+    (pkg/agent/run.go, updateMutableLabels), and the kubelet sets node-taint only when the node
+    registers; so a label dropped from the inventory, and every taint change, reach a registered node
+    only through the API. What the role removes is what it set before (the node's previous
+    config.yaml: labels_before as 'k=v', taints_before as 'k=v:Effect'), never another writer's."""
+    have_labels = (node.get("metadata") or {}).get("labels") or {}
+    have_taints = [x for x in (node.get("spec") or {}).get("taints") or [] if not x["key"].startswith(_SYSTEM_TAINT_PREFIX)]
+    wanted_labels = {str(k): str(v) for k, v in labels.items()}
+    label_args = ["%s=%s" % (k, v) for k, v in sorted(wanted_labels.items()) if have_labels.get(k) != v]
+    dropped = sorted({str(x).partition("=")[0] for x in labels_before} - set(wanted_labels))
+    label_args += ["%s-" % k for k in dropped if k in have_labels]
+
+    wanted = [parse_taint(x) for x in taints]
+    have = {(x["key"], x["effect"]): x.get("value") or "" for x in have_taints}
+    taint_args = [_taint_text(x) for x in wanted if have.get((x["key"], x["effect"])) != x["value"]]
+    wanted_pairs = {(x["key"], x["effect"]) for x in wanted}
+    old_pairs = sorted({(x["key"], x["effect"]) for x in map(parse_taint, taints_before)} - wanted_pairs)
+    taint_args += ["%s:%s-" % pair for pair in old_pairs if pair in have]
+    return {"labels": label_args, "taints": taint_args}
+
+
+def system_problems(deployments: t.Mapping[str, t.Any], disabled: t.Any = ()) -> list[str]:
+    """Why kube-system is not ready yet, from its DeploymentList (GET
+    /apis/apps/v1/namespaces/kube-system/deployments): each of K3s's packaged deployments that is
+    not disabled must exist, and every deployment there must have all its replicas available."""
+    if isinstance(disabled, str):
+        disabled = disabled.split(",")
+    off = {str(d).strip() for item in disabled or () for d in str(item).split(",")}
+    items = {i["metadata"]["name"]: i for i in (deployments or {}).get("items") or []}
+    out = ["deployment %s is not there yet" % name for name, component in sorted(SYSTEM_DEPLOYMENTS.items())
+           if component not in off and name not in items]
+    for name, item in sorted(items.items()):
+        wanted = int((item.get("spec") or {}).get("replicas", 1))
+        available = int((item.get("status") or {}).get("availableReplicas") or 0)
+        if available < wanted:
+            out.append("deployment %s: %d of %d replicas available" % (name, available, wanted))
+    return out
+
+
+def untolerated_taints(taints: t.Sequence[str]) -> list[str]:
+    """The taints ('key=value:Effect') that keep K3s's system pods (CoreDNS, local-path-provisioner,
+    metrics-server) off a node: NoSchedule and NoExecute ones their tolerations do not cover."""
+    out = []
+    for text in taints:
+        taint = parse_taint(text)
+        if taint["effect"] not in ("NoSchedule", "NoExecute"):
+            continue
+        if not any(taint["key"] == key and effect in ("", taint["effect"]) for key, effect in SYSTEM_TOLERATIONS):
+            out.append(str(text))
+    return out

@@ -191,3 +191,31 @@ def label_problems(labels: t.Mapping[str, t.Any]) -> list[str]:
             out.append("%s is under %s, which the kubelet may not set on itself: it would not start"
                        % (key, ".".join(namespace[-2:])))
     return out
+
+
+def help_flags(text: str) -> frozenset[str]:
+    """The flag names (aliases too, without dashes) in the OPTIONS of ``k3s server --help`` or
+    ``k3s agent --help`` (urfave/cli: ``   --name value, -n value   (group) text``)."""
+    names = set()
+    for line in str(text).splitlines():
+        if not re.match(r"^\s+-", line):
+            continue
+        column = re.split(r"\s{2,}", line.strip(), maxsplit=1)[0]
+        for alias in column.split(", "):
+            name = alias.strip().lstrip("-").split(" ", 1)[0].split("=", 1)[0]
+            if name and name not in ("help", "h"):
+                names.add(name)
+    return frozenset(names)
+
+
+def help_problems(text: str, role: str, version: str) -> list[str]:
+    """The flags the allow-list of `version`'s minor release lets through for `role` that the
+    binary's own --help does not list (each would be skipped by K3s with a log line)."""
+    known = KNOWN_FLAGS.get(minor(version), {}).get(role)
+    if known is None:
+        return ["the role knows no flags of `k3s %s` in K3s %s" % (role, minor(version) or version)]
+    shown = help_flags(text)
+    if not shown:
+        return ["no flags found in the help text of `k3s %s`" % role]
+    return ["%s is allowed for `k3s %s` %s but not in its --help" % (key, role, minor(version))
+            for key in sorted(known - shown)]

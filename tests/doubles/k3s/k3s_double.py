@@ -44,6 +44,7 @@ ROOT = os.environ.get("K3S_DOUBLE_ROOT", "").rstrip("/")
 HEARTBEAT = float(os.environ.get("K3S_DOUBLE_HEARTBEAT", "2"))
 NOTREADY_AFTER = float(os.environ.get("K3S_DOUBLE_NOTREADY_AFTER", "15"))
 JOIN_PATH = "/v1-k3s-double/join"
+DEPLOYMENTS_PATH = "/apis/apps/v1/namespaces/kube-system/deployments"
 CORDON_PATH = "/v1-k3s-double/cordon"
 CONFIGMAP_PATH = re.compile(r"^/api/v1/namespaces/([a-z0-9.-]+)/configmaps/([a-z0-9.-]+)$")
 DEFAULT_CONFIG = "/etc/rancher/k3s/config.yaml"
@@ -58,6 +59,17 @@ KUBELET_LABELS = {"kubernetes.io/hostname", "kubernetes.io/arch", "kubernetes.io
                   "failure-domain.beta.kubernetes.io/region", "failure-domain.beta.kubernetes.io/zone",
                   "topology.kubernetes.io/region", "topology.kubernetes.io/zone"}
 KUBELET_PREFIXES = ("kubelet.kubernetes.io/", "node.kubernetes.io/")
+# How long after a server starts K3s's packaged deployments (coredns, local-path-provisioner,
+# metrics-server) take to become available on a node they may run on (the double runs no pods).
+SYSTEM_DELAY = float(os.environ.get("K3S_DOUBLE_SYSTEM_DELAY", "3"))
+# K3s's packaged deployments, the `disable` name of each, and the tolerations of their pods
+# (manifests/coredns.yaml: CriticalAddonsOnly, and NoSchedule of the control-plane and master roles).
+SYSTEM_DEPLOYMENTS = {"coredns": "coredns", "local-path-provisioner": "local-storage", "metrics-server": "metrics-server"}
+SYSTEM_TOLERATIONS = [{"key": "CriticalAddonsOnly"},
+                      {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"},
+                      {"key": "node-role.kubernetes.io/master", "effect": "NoSchedule"}]
+LABEL_NAME = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 # etcd's answer when a request needs a quorum it does not have (the apiserver waits for it first).
 NO_QUORUM_WAIT = float(os.environ.get("K3S_DOUBLE_NO_QUORUM_WAIT", "2"))
 
@@ -158,6 +170,7 @@ class NodeConfig:
             self.kubeconfig_mode = int(str(raw.get("write-kubeconfig-mode", "0600")), 8)
         except ValueError as exc:
             raise Fatal("invalid config file %s: %s" % (config_path, exc))
+        self.disabled = {d.strip() for item in as_list(raw.get("disable")) for d in str(item).split(",") if d.strip()}
         self.labels = {}
         for item in as_list(raw.get("node-label")):
             key, sep, value = item.partition("=")
@@ -255,21 +268,53 @@ def visible(member):
     return member["hb"] > member.get("deleted_at", 0.0)
 
 
+def registration(record):
+    """A node's first heartbeat (or its first after a delete) registers it with its labels and taints."""
+    out = dict(record)
+    out.update(registered=record["hb"], label_revs={k: [v, record["hb"]] for k, v in record["labels"].items()},
+               taints_rev=record["hb"], applied_start=record.get("started", 0.0))
+    return out
+
+
 def merge_member(mine, theirs):
-    """Last writer wins, separately for what the node reports (heartbeat) and what an admin set (cordon, delete)."""
+    """Last writer wins, separately for what the node reports (heartbeat), what an admin set (cordon,
+    delete), each label (registration, a start of the node's process, an admin's PATCH) and the taints
+    (registration, PATCH). Stored members carry label_revs; a node's heartbeat record does not."""
     if mine is None:
-        return dict(theirs)
+        return dict(theirs) if "label_revs" in theirs else registration(theirs)
     out = dict(mine if mine["hb"] >= theirs["hb"] else theirs)
     spec = mine if mine.get("spec_rev", 0.0) >= theirs.get("spec_rev", 0.0) else theirs
     out["unschedulable"], out["spec_rev"] = spec.get("unschedulable", False), spec.get("spec_rev", 0.0)
     out["deleted_at"] = max(mine.get("deleted_at", 0.0), theirs.get("deleted_at", 0.0))
     out["created"] = min(mine.get("created", out["hb"]), theirs.get("created", out["hb"]))
-    # The kubelet's --node-labels and --register-with-taints count at registration only: the
-    # labels and taints of the earliest registration since the last delete stay.
-    registered = [m for m in (mine, theirs) if m.get("registered", m["hb"]) > out["deleted_at"]]
-    first = min(registered, key=lambda m: m.get("registered", m["hb"])) if registered else out
-    out["labels"], out["taints"] = dict(first["labels"]), list(first["taints"])
-    out["registered"] = first.get("registered", first["hb"])
+    current = [m for m in (mine, theirs) if m.get("registered", m["hb"]) > out["deleted_at"]]
+    stored = [m for m in current if "label_revs" in m]
+    records = [m for m in current if "label_revs" not in m]
+    if not stored:
+        if records:  # registered again after a delete: the current labels and taints count
+            registered = registration(max(records, key=lambda m: m["hb"]))
+            for key in ("registered", "label_revs", "taints", "taints_rev", "applied_start"):
+                out[key] = registered[key]
+            out["labels"] = dict(registered["labels"])
+        return out
+    revs = {}
+    for member in stored:
+        for key, (value, rev) in member["label_revs"].items():
+            if key not in revs or rev > revs[key][1]:
+                revs[key] = [value, rev]
+    taints = max(stored, key=lambda m: m["taints_rev"])
+    out["registered"] = min(m["registered"] for m in stored)
+    out["taints"], out["taints_rev"] = list(taints["taints"]), taints["taints_rev"]
+    out["applied_start"] = max(m["applied_start"] for m in stored)
+    # K3s adds node-label entries at every start of the node's process (pkg/agent/run.go,
+    # updateMutableLabels: changed and added labels, never a removal); taints stay as registered.
+    for record in records:
+        if record.get("started", 0.0) > out["applied_start"]:
+            for key, value in record["labels"].items():
+                revs[key] = [value, record["hb"]]
+            out["applied_start"] = record["started"]
+    out["label_revs"] = revs
+    out["labels"] = {k: v for k, (v, _rev) in revs.items() if v is not None}
     return out
 
 
@@ -328,6 +373,102 @@ class Cluster:
             member.update(changes, spec_rev=time.time())
             self.store.save()
             return dict(member)
+
+    def set_meta(self, name, labels, taints):
+        """An admin's PATCH: the changed labels (None removes one) and, if given, the new taints."""
+        with self.store.lock:
+            member = self.members.get(name)
+            if member is None or not visible(member):
+                return None
+            now = time.time()
+            revs = member.setdefault("label_revs", {})
+            for key, value in labels.items():
+                revs[key] = [value, now]
+            member["labels"] = {k: v for k, (v, _rev) in revs.items() if v is not None}
+            if taints is not None:
+                member["taints"], member["taints_rev"] = taints, now
+            self.store.save()
+            return dict(member)
+
+
+def label_problems(labels):
+    """The apiserver's validation of label keys and values (qualified names, 63 characters)."""
+    problems = []
+    for key, value in sorted(labels.items()):
+        prefix, name = key.rpartition("/")[::2]
+        if not name or len(name) > 63 or not LABEL_NAME.match(name) or (prefix and (len(prefix) > 253 or not DNS_SUBDOMAIN.match(prefix))):
+            problems.append('metadata.labels: Invalid value: "%s": name part must consist of alphanumeric characters, '
+                            "'-', '_' or '.', and must start and end with an alphanumeric character" % key)
+        if len(value) > 63 or not LABEL_NAME.match(value):
+            problems.append('metadata.labels: Invalid value: "%s": a valid label must be an empty string or consist of '
+                            "alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric "
+                            "character" % value)
+    return problems
+
+
+def taint_problems(taints):
+    problems, seen = [], set()
+    for taint in taints:
+        if not isinstance(taint, dict) or not taint.get("key"):
+            problems.append("spec.taints: Required value: a taint needs a key")
+            continue
+        if taint.get("effect") not in TAINT_EFFECTS:
+            problems.append('spec.taints[].effect: Unsupported value: "%s": supported values: "%s"'
+                            % (taint.get("effect"), '", "'.join(TAINT_EFFECTS)))
+        if (taint["key"], taint.get("effect")) in seen:
+            problems.append("spec.taints: Duplicate value: taints must be unique by key and effect pair")
+        seen.add((taint["key"], taint.get("effect")))
+        problems += [p.replace("metadata.labels", "spec.taints") for p in label_problems({taint["key"]: taint.get("value", "")})]
+    return problems
+
+
+def tolerated(taint):
+    return any(t["key"] == taint["key"] and t.get("effect", taint["effect"]) == taint["effect"] for t in SYSTEM_TOLERATIONS)
+
+
+def system_deployments(server):
+    """K3s's packaged deployments in kube-system, as the API reports them. Double-only model, as no pods
+    run: each deployment's one pod is placed, SYSTEM_DELAY after this server started, on a Ready,
+    schedulable node whose NoSchedule and NoExecute taints it tolerates, as the scheduler would; it stays
+    there while that node is Ready and has no NoExecute taint it does not tolerate (a later NoSchedule
+    taint does not evict it), else it is placed again."""
+    nodes = {m["name"]: node_object(m) for m in server.cluster.visible().values()}
+
+    def ready(name):
+        return name in nodes and nodes[name]["status"]["conditions"][0]["status"] == "True"
+
+    def fits(name, placing):
+        """A new pod needs a schedulable node and tolerates its NoSchedule and NoExecute taints; a running
+        one stays unless a NoExecute taint it does not tolerate evicts it."""
+        if not ready(name) or (placing and nodes[name]["spec"].get("unschedulable")):
+            return False
+        effects = ("NoSchedule", "NoExecute") if placing else ("NoExecute",)
+        return all(tolerated(t) for t in nodes[name]["spec"].get("taints", [])
+                   if t["effect"] in effects and t["key"] != "node.kubernetes.io/unschedulable")
+
+    created = datetime.datetime.fromtimestamp(server.started, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    items = []
+    for name, component in sorted(SYSTEM_DEPLOYMENTS.items()):
+        if component in server.cfg.disabled:
+            continue
+        place = server.placed.get(name)
+        if place is not None and not fits(place, placing=False):
+            place = None  # evicted, or its node is gone
+        if place is None and time.time() - server.started >= SYSTEM_DELAY:
+            place = next((n for n in sorted(nodes) if fits(n, placing=True)), None)
+        server.placed[name] = place
+        up = place is not None
+        status = {"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1}
+        if up:
+            status.update(readyReplicas=1, availableReplicas=1)
+        else:
+            status["unavailableReplicas"] = 1
+        status["conditions"] = [{"type": "Available", "status": "True" if up else "False",
+                                 "reason": "MinimumReplicasAvailable" if up else "MinimumReplicasUnavailable"}]
+        items.append({"apiVersion": "apps/v1", "kind": "Deployment",
+                      "metadata": {"name": name, "namespace": "kube-system", "generation": 1, "creationTimestamp": created},
+                      "spec": {"replicas": 1}, "status": status})
+    return items
 
 
 def node_object(member):
@@ -444,7 +585,8 @@ def call(url, method="GET", body=None, token=None, ca_cert=None, timeout=5.0):
     if token:
         request.add_header("Authorization", "Bearer " + token)
     if data is not None:
-        request.add_header("Content-Type", "application/json")
+        # kubectl label and taint send merge patches; everything else is plain JSON
+        request.add_header("Content-Type", "application/merge-patch+json" if method == "PATCH" else "application/json")
     try:
         with urllib.request.urlopen(request, context=client_context(ca_cert), timeout=timeout) as response:
             status, raw = response.status, response.read()
@@ -508,6 +650,8 @@ class Api(BaseHTTPRequestHandler):
         path, query = self.path.split("?", 1) if "?" in self.path else (self.path, "")
         if path == "/cacerts":  # what a joiner fetches before it trusts the server (no auth, as in K3s)
             return self.send(200, node.store.data["cluster"]["ca_cert"])
+        if path == "/v1-k3s/server-bootstrap":  # what a joining server fetches, with Basic server:<token password>
+            return self.server_bootstrap()
         if not self.admin():  # K3s runs the apiserver with anonymous-auth=false: even /readyz needs credentials
             return None
         if path in ("/readyz", "/livez", "/healthz"):
@@ -528,6 +672,17 @@ class Api(BaseHTTPRequestHandler):
                                    "gitCommit": hashlib.sha1(VERSION.encode()).hexdigest(), "gitTreeState": "clean",
                                    "buildDate": "2026-01-01T00:00:00Z", "goVersion": GO_VERSION,
                                    "compiler": "gc", "platform": "linux/amd64"})
+        if path.startswith(DEPLOYMENTS_PATH):
+            if not self.quorum():
+                return None
+            items = system_deployments(node)
+            name = path[len(DEPLOYMENTS_PATH):].strip("/")
+            if not name:
+                return self.send(200, {"kind": "DeploymentList", "apiVersion": "apps/v1", "metadata": {}, "items": items})
+            found = [item for item in items if item["metadata"]["name"] == name]
+            if found:
+                return self.send(200, found[0])
+            return self.send(404, status_body(404, "NotFound", 'deployments.apps "%s" not found' % name))
         if path == "/api/v1/nodes" or path.startswith("/api/v1/nodes/"):
             if not self.quorum():
                 return None
@@ -546,6 +701,54 @@ class Api(BaseHTTPRequestHandler):
                 return None
             return self.send(404, status_body(404, "NotFound", 'configmaps "%s" not found' % configmap.group(2)))
         return self.send(404, status_body(404, "NotFound", "the server could not find the requested resource"))
+
+    def server_bootstrap(self):
+        """K3s's supervisor answers 401 to a wrong token; the double hands out no bootstrap data (its
+        joiners get the CA through JOIN_PATH), only says the credentials were right."""
+        header = self.headers.get("Authorization", "")
+        user, password = "", ""
+        if header.startswith("Basic "):
+            try:
+                user, password = base64.b64decode(header[6:]).decode().partition(":")[::2]
+            except ValueError:
+                pass
+        token = self.server.node.store.data["cluster"]["token"]
+        if user != "server" or not hmac.compare_digest(split_token(password)[1].encode(), token.encode()):
+            return self.send(401, status_body(401, "Unauthorized", "Unauthorized"))
+        return self.send(200, {})
+
+    def do_PATCH(self):
+        """kubectl label / taint: a merge patch of metadata.labels (null removes) and spec.taints (replaced)."""
+        node = self.server.node
+        if not self.path.startswith("/api/v1/nodes/"):
+            return self.send(404, status_body(404, "NotFound", "the server could not find the requested resource"))
+        if not self.admin():
+            return None
+        kind = self.headers.get("Content-Type", "").split(";")[0].strip()
+        if kind not in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
+            message = ("the body of the request was in an unknown format - accepted media types include: "
+                       "application/merge-patch+json, application/strategic-merge-patch+json")
+            return self.send(415, status_body(415, "UnsupportedMediaType", message))
+        if not self.quorum():
+            return None
+        name = self.path[len("/api/v1/nodes/"):]
+        member = node.cluster.visible().get(name)
+        if member is None:
+            return self.send(404, status_body(404, "NotFound", 'nodes "%s" not found' % name))
+        patch = self.body()
+        changes = {str(k): (None if v is None else str(v))
+                   for k, v in ((patch.get("metadata") or {}).get("labels") or {}).items()}
+        taints = None
+        if "taints" in (patch.get("spec") or {}):
+            # node.kubernetes.io/unschedulable and /unreachable are the node controller's, not stored
+            taints = [t for t in patch["spec"]["taints"] or []
+                      if t.get("key") not in ("node.kubernetes.io/unschedulable", "node.kubernetes.io/unreachable")]
+        problems = label_problems({k: v for k, v in changes.items() if v is not None}) + taint_problems(taints or [])
+        if problems:
+            return self.send(422, status_body(422, "Invalid", 'Node "%s" is invalid: %s' % (name, "; ".join(problems))))
+        changed = node.cluster.set_meta(name, changes, taints)
+        node.wake.set()
+        return self.send(200, node_object(changed))
 
     def do_DELETE(self):
         node = self.server.node
@@ -649,7 +852,7 @@ class Node:
                 "annotations": annotations, "version": VERSION, "password": self.password, "endpoint": self.endpoint,
                 "addresses": [{"type": "InternalIP", "address": self.cfg.address()},
                               {"type": "Hostname", "address": self.cfg.name}],
-                "hb": time.time(), "created": time.time()}
+                "hb": time.time(), "created": time.time(), "started": self.started}
 
     def join(self, url, members=None):
         """POST our record to one server; returns its answer. Raises Fatal when refused for good,
@@ -768,6 +971,7 @@ class ServerNode(Node):
         super().__init__(cfg, store)
         self.cluster = Cluster(store)
         self.httpd = None
+        self.placed = {}  # system deployment -> the node its pod runs on (system_deployments)
 
     def record(self):
         record = super().record()
@@ -785,7 +989,16 @@ class ServerNode(Node):
             if not cfg.token:
                 raise Fatal("--token is required to join a server (config key token-file)")
             data["cluster"] = {"token": split_token(cfg.token)[1], "etcd": True}  # join() needs the token
-            answer = self.first_join()
+            # Unlike an agent, a joining server does not retry: K3s's bootstrap (pkg/cluster/bootstrap.go,
+            # shouldBootstrapLoad and httpBootstrap) returns the error and the process exits; systemd's
+            # Restart=always is what tries again.
+            try:
+                answer = self.join(cfg.server_url)
+            except TokenRefused as exc:
+                raise Fatal("starting kubernetes: preparing server: %s" % exc)
+            except OSError as exc:
+                raise Fatal("starting kubernetes: preparing server: failed to get CA certs: Get \"%s/cacerts\": %s"
+                            % (cfg.server_url, exc))
             if not answer.get("etcd"):
                 raise Fatal("cannot join %s: it does not run embedded etcd" % cfg.server_url)
             data["cluster"].update(ca_cert=answer["ca_cert"], ca_key=answer["ca_key"], admin_token=answer["admin_token"])
@@ -1008,6 +1221,62 @@ class Kubectl:
             print("node/%s %s" % (name, verb))
         return 0
 
+    def patch(self, name, body):
+        return self.request("/api/v1/nodes/" + name, "PATCH", body)
+
+    def label(self, name, changes, overwrite):
+        """`kubectl label node NAME k=v k2-`: an existing other value needs --overwrite, as in kubectl."""
+        labels = self.request("/api/v1/nodes/" + name)["metadata"]["labels"]
+        patch, removed = {}, False
+        for change in changes:
+            if change.endswith("-") and "=" not in change:
+                key = change[:-1]
+                if key in labels:
+                    patch[key], removed = None, True
+                else:
+                    print('label "%s" not found.' % key)
+                continue
+            key, sep, value = change.partition("=")
+            if not sep or not key:
+                raise Fatal("error: invalid label spec: %s" % change)
+            if key in labels and labels[key] != value and not overwrite:
+                raise Fatal("error: '%s' already has a value (%s), and --overwrite is false" % (key, labels[key]))
+            if labels.get(key) != value:
+                patch[key] = value
+        if not patch:
+            print("node/%s not labeled" % name)
+            return 0
+        self.patch(name, {"metadata": {"labels": patch}})
+        print("node/%s %s" % (name, "unlabeled" if removed and all(v is None for v in patch.values()) else "labeled"))
+        return 0
+
+    def taint(self, name, changes, overwrite):
+        """`kubectl taint node NAME k=v:Effect k:Effect- k-`, with kubectl's refusals."""
+        taints = [t for t in self.request("/api/v1/nodes/" + name)["spec"].get("taints", [])
+                  if t["key"] not in ("node.kubernetes.io/unschedulable", "node.kubernetes.io/unreachable")]
+        added = removed = False
+        for change in changes:
+            if change.endswith("-"):
+                key, effect = change[:-1].partition(":")[::2]
+                keep = [t for t in taints if not (t["key"] == key and effect in ("", t["effect"]))]
+                if len(keep) == len(taints):
+                    raise Fatal('error: taint "%s" not found' % change[:-1])
+                taints, removed = keep, True
+                continue
+            keyvalue, sep, effect = change.rpartition(":")
+            key, value = keyvalue.partition("=")[::2]
+            if not sep or not key or effect not in TAINT_EFFECTS:
+                raise Fatal("error: invalid taint spec: %s, unknown taint effect or missing key" % change)
+            same = [t for t in taints if t["key"] == key and t["effect"] == effect]
+            if same and not overwrite:
+                raise Fatal("error: node %s already has %s taint(s) with same effect(s) and --overwrite is false" % (name, key))
+            taint = dict({"key": key, "effect": effect}, **({"value": value} if value else {}))
+            taints = [t for t in taints if t not in same] + [taint]
+            added = True
+        self.patch(name, {"spec": {"taints": taints}})
+        print("node/%s %s" % (name, "modified" if added and removed else "tainted" if added else "untainted"))
+        return 0
+
 
 def age(stamp):
     seconds = int(time.time() - datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(
@@ -1047,6 +1316,9 @@ def kubectl(args):
         if verb == "drain":  # the double runs no pods: nothing to evict
             print("node/%s drained" % operands[0])
         return status
+    if verb in ("label", "taint") and len(operands) >= 3 and operands[0] in ("node", "nodes", "no"):
+        method = client.label if verb == "label" else client.taint
+        return method(operands[1], operands[2:], str(options.get("overwrite", "false")).lower() in ("true", "1"))
     if verb == "delete" and len(operands) == 2 and operands[0] in ("node", "nodes", "no"):
         client.request("/api/v1/nodes/" + operands[1], "DELETE")
         print('node "%s" deleted' % operands[1])

@@ -404,25 +404,130 @@ def test_nodes_are_neither_listed_nor_deleted_without_quorum(machines):
     assert servers[0].kubectl("get", "nodes").returncode == 1
 
 
-def test_labels_and_taints_apply_at_registration_only(machines):
+def write_config(machine, config):
+    with open(machine.path("/etc/rancher/k3s/config.yaml"), "w", encoding="utf-8") as handle:
+        yaml.safe_dump(dict({"node-name": machine.name, "node-ip": "127.0.0.1",
+                             "token-file": "/etc/rancher/k3s/cluster-token"}, **config), handle)
+
+
+def test_labels_are_added_at_each_start_and_taints_at_registration_only(machines):
     server = machines("srv", {"cluster-init": True}).start()
     url = "https://127.0.0.1:%d" % server.port
-    agent = machines("ag", {"server": url, "node-label": ["edgefleet.io/line=1"], "node-taint": ["a=b:NoSchedule"]})
+    agent = machines("ag", {"server": url, "node-label": ["edgefleet.io/line=1", "edgefleet.io/old=x"],
+                            "node-taint": ["a=b:NoSchedule"]})
     agent.start("agent")
     wait_until(lambda: "ag" in server.nodes(), what="the agent")
     assert agent.stop() == 0
-    with open(agent.path("/etc/rancher/k3s/config.yaml"), "w", encoding="utf-8") as handle:
-        yaml.safe_dump({"node-name": "ag", "node-ip": "127.0.0.1", "token-file": "/etc/rancher/k3s/cluster-token",
-                        "server": url, "node-label": ["edgefleet.io/line=2"]}, handle)
+    write_config(agent, {"server": url, "node-label": ["edgefleet.io/line=2"], "node-taint": ["c=d:NoExecute"]})
     agent.start("agent")
-    time.sleep(1)
+    # K3s merges node-label into the node at every start (changed and added labels), never removes one,
+    # and leaves the taints as the kubelet registered them
+    wait_until(lambda: server.nodes()["ag"]["metadata"]["labels"]["edgefleet.io/line"] == "2", what="the new label")
     node = server.nodes()["ag"]
-    assert node["metadata"]["labels"]["edgefleet.io/line"] == "1" and ready(node)
+    assert node["metadata"]["labels"]["edgefleet.io/old"] == "x" and ready(node)
     assert [t["key"] for t in node["spec"]["taints"]] == ["a"]
-    # deleted and registered again: the new labels count
+    time.sleep(1)  # later heartbeats of the same process change nothing
+    assert [t["key"] for t in server.nodes()["ag"]["spec"]["taints"]] == ["a"]
+    # deleted and registered again: the current labels and taints count
     assert server.kubectl("delete", "node", "ag").returncode == 0
-    wait_until(lambda: server.nodes().get("ag", {}).get("metadata", {}).get("labels", {}).get("edgefleet.io/line") == "2",
+    wait_until(lambda: "edgefleet.io/old" not in server.nodes().get("ag", {}).get("metadata", {}).get("labels", {"edgefleet.io/old": 1}),
                what="re-registration with the new labels")
+    assert [t["key"] for t in server.nodes()["ag"]["spec"]["taints"]] == ["c"]
+
+
+def test_kubectl_label_and_taint_change_a_node_through_the_api(machines):
+    servers = three_servers(machines)
+    first, second = servers[0], servers[1]
+    run = first.kubectl
+    assert run("label", "node", "s2", "edgefleet.io/line=1").stdout.strip() == "node/s2 labeled"
+    refused = run("label", "node", "s2", "edgefleet.io/line=2")
+    assert refused.returncode == 1 and "'edgefleet.io/line' already has a value (1), and --overwrite is false" in refused.stderr
+    assert run("label", "node", "s2", "edgefleet.io/line=2", "--overwrite").returncode == 0
+    assert run("label", "node", "s2", "edgefleet.io/line=2").stdout.strip() == "node/s2 not labeled"
+    wait_until(lambda: second.nodes()["s2"]["metadata"]["labels"].get("edgefleet.io/line") == "2", what="the label on s2")
+    assert run("label", "node", "s2", "edgefleet.io/line-").stdout.strip() == "node/s2 unlabeled"
+    assert "edgefleet.io/line" not in first.nodes()["s2"]["metadata"]["labels"]
+    bad = run("label", "node", "s2", "edgefleet.io/line=not valid")
+    assert bad.returncode == 1 and "Error from server (Invalid)" in bad.stderr
+
+    assert run("taint", "node", "s3", "dedicated=edge:NoSchedule").stdout.strip() == "node/s3 tainted"
+    again = run("taint", "node", "s3", "dedicated=other:NoSchedule")
+    assert again.returncode == 1 and "already has dedicated taint(s) with same effect(s) and --overwrite is false" in again.stderr
+    assert run("taint", "node", "s3", "dedicated=other:NoSchedule", "--overwrite").returncode == 0
+    assert first.nodes()["s3"]["spec"]["taints"] == [{"key": "dedicated", "value": "other", "effect": "NoSchedule"}]
+    assert run("taint", "node", "s3", "dedicated:NoSchedule-").stdout.strip() == "node/s3 untainted"
+    missing = run("taint", "node", "s3", "dedicated:NoSchedule-")
+    assert missing.returncode == 1 and 'taint "dedicated:NoSchedule" not found' in missing.stderr
+    assert run("taint", "node", "s3", "x=y:Sometimes").returncode == 1
+    # the admin's change survives the node's heartbeats and a restart of its process (K3s re-adds only
+    # its node-label entries)
+    assert run("label", "node", "s3", "edgefleet.io/zone=a").returncode == 0
+    assert servers[2].stop() == 0
+    servers[2].start()
+    time.sleep(1)
+    assert second.nodes()["s3"]["metadata"]["labels"]["edgefleet.io/zone"] == "a"
+    # PATCH needs the admin credential and a merge-patch body
+    assert first.get("/api/v1/nodes/s3", TOKEN, method="PATCH")[0] == 401
+
+
+def test_a_server_with_a_wrong_token_exits_and_an_agent_retries(machines):
+    first = machines("w1", {"cluster-init": True}).start()
+    url = "https://127.0.0.1:%d" % first.port
+    # K3s: the server's bootstrap fails and the process exits (systemd's Restart=always tries again)
+    result = machines("w2", {"server": url}, token="not-the-cluster-token").run("server", timeout=15)
+    assert result.returncode == 1 and "token mismatch" in result.stderr
+    assert "not-the-cluster-token" not in result.stderr + result.stdout
+    unreachable = machines("w3", {"server": "https://127.0.0.1:%d" % free_port()}).run("server", timeout=15)
+    assert unreachable.returncode == 1 and "failed to get CA certs" in unreachable.stderr
+    # what a joining server asks the supervisor for, with Basic server:<password>: 401 for a wrong one
+
+    def bootstrap(password):
+        request = urllib.request.Request(url + "/v1-k3s/server-bootstrap")
+        request.add_header("Authorization", "Basic " + base64.b64encode(("server:" + password).encode()).decode())
+        try:
+            with urllib.request.urlopen(request, context=ssl._create_unverified_context(), timeout=5) as answer:  # pylint: disable=protected-access
+                return answer.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+    assert (bootstrap("not-the-cluster-token"), bootstrap(TOKEN)) == (401, 200)
+    # an agent keeps trying in-process (pkg/agent/run.go, createProxyAndValidateToken)
+    agent = machines("w4", {"server": url}, token="not-the-cluster-token").start("agent")
+    wait_until(lambda: agent.output().count("retrying") >= 2, what="the agent's retries")
+    assert not agent.exited() and "w4" not in first.nodes()
+
+
+def test_kube_system_deployments_are_available_only_where_their_pods_may_run(machines):
+    plain = machines("plain", {}).start(K3S_DOUBLE_SYSTEM_DELAY="1")
+    admin = plain.admin_token()
+    path = "/apis/apps/v1/namespaces/kube-system/deployments"
+
+    def available(machine, token):
+        status, body = machine.get(path, token)
+        assert status == 200, body
+        return {d["metadata"]["name"]: d["status"].get("availableReplicas", 0) == d["spec"]["replicas"] for d in body["items"]}
+
+    assert plain.get(path)[0] == 401
+    wait_until(lambda: all(available(plain, admin).values()), what="the system deployments")
+    assert sorted(available(plain, admin)) == ["coredns", "local-path-provisioner", "metrics-server"]
+    raw = plain.kubectl("get", "--raw=" + path)
+    assert raw.returncode == 0 and json.loads(raw.stdout)["kind"] == "DeploymentList"
+    # a taint the pods do not tolerate on the only node: nothing can run
+    tainted = machines("tainted", {"node-taint": ["dedicated=edge:NoSchedule"], "disable": ["metrics-server"]})
+    tainted.start(K3S_DOUBLE_SYSTEM_DELAY="0")
+    time.sleep(1)
+    assert available(tainted, tainted.admin_token()) == {"coredns": False, "local-path-provisioner": False}
+    # CriticalAddonsOnly is tolerated
+    critical = machines("critical", {"node-taint": ["CriticalAddonsOnly=true:NoExecute"]}).start(K3S_DOUBLE_SYSTEM_DELAY="0")
+    wait_until(lambda: all(available(critical, critical.admin_token()).values()), what="tolerated taint")
+    # a NoSchedule taint added later leaves the running pods alone; an untolerated NoExecute one evicts them
+    assert plain.kubectl("taint", "node", "plain", "x=y:NoSchedule").returncode == 0
+    assert all(available(plain, admin).values())
+    assert plain.kubectl("taint", "node", "plain", "x=y:NoExecute").returncode == 0
+    assert not any(available(plain, admin).values())
+    assert plain.kubectl("taint", "node", "plain", "x-").returncode == 0
+    assert all(available(plain, admin).values())
+    assert plain.get(path + "/coredns", admin)[1]["metadata"]["name"] == "coredns"
+    assert plain.get(path + "/traefik", admin)[0] == 404
 
 
 def test_labels_the_kubelet_may_not_set_stop_the_node(machines):

@@ -20,7 +20,9 @@ from ansible_collections.edgefleet.platform.tests.unit.plugins.filter.test_sizin
 FIXTURES = Path(discover.__file__).resolve().parents[2] / "tests" / "unit" / "plugins" / "module_utils" / "fixtures"
 FILTERS = {"discover_observe": discover_filter, "discover_identity": discover_filter, "k3s_checksums": k3s_filter,
            "k3s_config_problems": k3s_filter, "k3s_critical_differences": k3s_filter, "k3s_label_problems": k3s_filter,
-           "k3s_etcd_problems": k3s_filter, "k3s_minor_skip": k3s_filter, "k3s_reset_problem": k3s_filter}
+           "k3s_etcd_problems": k3s_filter, "k3s_minor_skip": k3s_filter, "k3s_reset_problem": k3s_filter,
+           "k3s_node_meta_changes": k3s_filter, "k3s_system_problems": k3s_filter,
+           "k3s_untolerated_taints": k3s_filter}
 
 
 def fixture_facts(name: str) -> dict:

@@ -104,3 +104,54 @@ def test_a_dead_server_may_leave_while_the_others_are_ready():
     nodes = {"items": [node("s1"), node("s2", ready=False), node("s3")]}
     assert k3s_cluster.etcd_problems(nodes, [], leaving=["s2"]) == []
     assert k3s_cluster.etcd_problems(nodes, [], leaving=["s1"]) == ["etcd member s2 is not Ready"]
+
+
+def _node(labels, taints=()):
+    return {"metadata": {"name": "n", "labels": dict(labels)}, "spec": {"taints": list(taints)}}
+
+
+def test_node_meta_changes_set_what_differs_and_remove_only_what_the_role_set():
+    node = _node({"kubernetes.io/hostname": "n", "edgefleet.io/line": "1", "edgefleet.io/old": "x", "team": "ops"},
+                 [{"key": "a", "value": "b", "effect": "NoSchedule"},
+                  {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"},
+                  {"key": "other", "effect": "NoExecute"}])
+    changes = k3s_cluster.node_meta_changes(
+        node, {"edgefleet.io/line": "2", "edgefleet.io/new": "y"}, ["c=d:NoExecute", "a=b:NoSchedule"],
+        labels_before=["edgefleet.io/line=1", "edgefleet.io/old=x", "edgefleet.io/gone=z"],
+        taints_before=["a=b:NoSchedule", "e:PreferNoSchedule", "other:NoExecute"])
+    # team (another writer's) and gone (not on the node) are left alone; the node controller's taint too
+    assert changes == {"labels": ["edgefleet.io/line=2", "edgefleet.io/new=y", "edgefleet.io/old-"],
+                       "taints": ["c=d:NoExecute", "other:NoExecute-"]}
+
+
+def test_node_meta_changes_are_empty_when_the_node_is_as_asked():
+    node = _node({"edgefleet.io/line": "1"}, [{"key": "a", "effect": "NoSchedule"}])
+    assert k3s_cluster.node_meta_changes(node, {"edgefleet.io/line": 1}, ["a:NoSchedule"], ["edgefleet.io/line=1"],
+                                         ["a:NoSchedule"]) == {"labels": [], "taints": []}
+    # a changed value of a taint is set again (--overwrite)
+    assert k3s_cluster.node_meta_changes(node, {}, ["a=v:NoSchedule"])["taints"] == ["a=v:NoSchedule"]
+
+
+def _deployment(name, available, replicas=1):
+    return {"metadata": {"name": name}, "spec": {"replicas": replicas}, "status": {"availableReplicas": available}}
+
+
+def test_system_problems_need_every_packaged_deployment_available():
+    ready = {"items": [_deployment(n, 1) for n in ("coredns", "local-path-provisioner", "metrics-server")]}
+    assert k3s_cluster.system_problems(ready) == []
+    assert k3s_cluster.system_problems({"items": []}) == [
+        "deployment coredns is not there yet", "deployment local-path-provisioner is not there yet",
+        "deployment metrics-server is not there yet"]
+    # an empty list is not ready, unless everything is disabled
+    assert k3s_cluster.system_problems({"items": []}, "coredns,local-storage, metrics-server") == []
+    partial = {"items": [_deployment("coredns", 0), _deployment("traefik", 1, 2)]}
+    assert k3s_cluster.system_problems(partial, ["local-storage", "metrics-server"]) == [
+        "deployment coredns: 0 of 1 replicas available", "deployment traefik: 1 of 2 replicas available"]
+
+
+def test_untolerated_taints_are_those_k3s_system_pods_do_not_tolerate():
+    assert k3s_cluster.untolerated_taints([
+        "CriticalAddonsOnly=true:NoExecute", "node-role.kubernetes.io/control-plane:NoSchedule",
+        "node-role.kubernetes.io/control-plane:NoExecute", "edgefleet.io/dedicated=gateway:NoSchedule",
+        "edgefleet.io/soft=x:PreferNoSchedule"]) == [
+        "node-role.kubernetes.io/control-plane:NoExecute", "edgefleet.io/dedicated=gateway:NoSchedule"]
