@@ -67,6 +67,10 @@ PACKAGES=(
     # What os_hardening installs for the areas the vm scenario runs: apt
     # under TCG takes minutes, and the container tier covers the install path.
     nftables auditd
+    # What storage_prereqs and storage_disks need (Longhorn, Rook), as an IPC's
+    # golden image carries them; multipath-tools too, as on Ubuntu, so the
+    # role's multipath handling and `multipath -t` are shown for real.
+    open-iscsi nfs-common cryptsetup dmsetup multipath-tools parted lvm2
 )
 
 HOST_PACKAGES=(
@@ -186,6 +190,10 @@ SSHD
     # this image). Keep the ed25519 public key for the create playbook's
     # "is this our VM?" check.
     [[ -s $root/etc/ssh/ssh_host_ed25519_key.pub ]] || die "no SSH host key in the rootfs"
+
+    # open-iscsi named the iSCSI initiator in the chroot: every VM would share
+    # that name. iscsid's start-up check names each machine on first start instead.
+    printf 'GenerateName=yes\n' >"$root/etc/iscsi/initiatorname.iscsi"
 
     # Kernel modules: nothing a TCG guest can use for KVM or a PC speaker.
     cat >"$root/etc/modprobe.d/edgefleet-vm.conf" <<'MODS'
