@@ -191,10 +191,6 @@ SSHD
     # "is this our VM?" check.
     [[ -s $root/etc/ssh/ssh_host_ed25519_key.pub ]] || die "no SSH host key in the rootfs"
 
-    # open-iscsi named the iSCSI initiator in the chroot: every VM would share
-    # that name. iscsid's start-up check names each machine on first start instead.
-    printf 'GenerateName=yes\n' >"$root/etc/iscsi/initiatorname.iscsi"
-
     # Kernel modules: nothing a TCG guest can use for KVM or a PC speaker.
     cat >"$root/etc/modprobe.d/edgefleet-vm.conf" <<'MODS'
 # edgefleet VM-tier image: modules that only cost boot time under TCG.
