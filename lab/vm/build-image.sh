@@ -67,6 +67,10 @@ PACKAGES=(
     # What os_hardening installs for the areas the vm scenario runs: apt
     # under TCG takes minutes, and the container tier covers the install path.
     nftables auditd
+    # What storage_prereqs and storage_disks need (Longhorn, Rook), as an IPC's
+    # golden image carries them; multipath-tools too, as on Ubuntu, so the
+    # role's multipath handling and `multipath -t` are shown for real.
+    open-iscsi nfs-common cryptsetup dmsetup multipath-tools parted lvm2
 )
 
 HOST_PACKAGES=(

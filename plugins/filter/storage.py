@@ -32,9 +32,7 @@ def _filter(func: t.Callable) -> t.Callable:
 
 def storage_disk_actions(lsblk: t.Any, disks: t.Any, engine: t.Any, host: t.Any = "") -> list[dict[str, t.Any]]:
     """One decision per disk: lsblk[i] is what the device reports for disks[i]."""
-    if not isinstance(lsblk, (list, tuple)) or not isinstance(disks, (list, tuple)) or len(lsblk) != len(disks):
-        raise storage_disks.DiskError("storage_disk_actions needs one lsblk output per disk record")
-    return [storage_disks.disk_action(out, disk, str(engine), str(host)) for out, disk in zip(lsblk, disks)]
+    return storage_disks.disk_actions(lsblk, disks, str(engine), str(host))
 
 
 def storage_disk_records(value: t.Any, host: t.Any = "") -> list[dict[str, t.Any]]:

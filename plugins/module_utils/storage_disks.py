@@ -143,6 +143,19 @@ def disk_action(lsblk: t.Any, disk: t.Any, engine: str, host: str = "") -> dict[
                 reason="%s held %s; wiped (the ZTP record marks it wipe_allowed)" % (where, result["contents"]))
 
 
+def disk_actions(lsblks: t.Any, disks: t.Any, engine: str, host: str = "") -> list[dict[str, t.Any]]:
+    """One decision per disk of a device's record: ``lsblks[i]`` is what the device reports
+    for ``disks[i]``. Longhorn takes one data disk per node (its data path): a record with
+    more is refused whole, as the storage plan refuses it, before anything is changed."""
+    if not isinstance(lsblks, (list, tuple)) or not isinstance(disks, (list, tuple)) or len(lsblks) != len(disks):
+        raise DiskError("storage_disk_actions needs one lsblk output per disk record")
+    if engine == "longhorn" and len(disks) > 1:
+        ids = ", ".join(str(d.get("id")) if isinstance(d, Mapping) else repr(d) for d in disks)
+        raise DiskError("device %s: Longhorn takes one dedicated disk per node (its data path), the record lists %d"
+                        " (%s): aggregate them with LVM or list one. Nothing was changed" % (host or "?", len(disks), ids))
+    return [disk_action(out, disk, engine, host) for out, disk in zip(lsblks, disks)]
+
+
 def wipe_commands(dev: Mapping, engine: str) -> list[list[str]]:
     """argv lists: signatures off every partition (deepest first), then the disk; for
     Rook also the first 100 MiB, where a bluestore label survives wipefs."""

@@ -102,3 +102,19 @@ def test_bad_engine_and_disk():
 def test_contents_words():
     assert sd.contents(BLANK["blockdevices"][0]) == "nothing"
     assert sd.contents(CEPH_LVM["blockdevices"][0]) == "sdb (disk) LVM2_member signature; ceph--1a2b--osd--block--3c4d (lvm)"
+
+
+def test_disk_actions_one_per_disk():
+    disks = [{"id": ID, "wipe_allowed": False}]
+    assert [a["action"] for a in sd.disk_actions([BLANK], disks, "longhorn", "ipc1")] == ["prepare"]
+    two = disks + [{"id": ID + "2", "wipe_allowed": False}]
+    assert [a["action"] for a in sd.disk_actions([BLANK, CEPH_RAW], two, "rook_ceph", "ipc1")] == ["ready", "ready"]
+    with pytest.raises(sd.DiskError, match="one lsblk output per disk"):
+        sd.disk_actions([BLANK], two, "rook_ceph", "ipc1")
+
+
+def test_longhorn_takes_one_disk():
+    two = [{"id": ID, "wipe_allowed": False}, {"id": ID + "2", "wipe_allowed": True}]
+    with pytest.raises(sd.DiskError, match=r"device ipc1: Longhorn takes one dedicated disk per node.* lists 2 \(%s, %s2\)"
+                       % (ID, ID)):
+        sd.disk_actions([BLANK, BLANK], two, "longhorn", "ipc1")
