@@ -100,6 +100,7 @@ core_sectors=$(( ($(stat -c %s "$work/core.img") + 511) / 512 ))
 dd if=/usr/lib/grub/i386-pc/boot.img of="$work/disk.img" bs=440 count=1 conv=notrunc status=none
 printf '\x90\x90' | dd of="$work/disk.img" bs=1 seek=$((0x66)) conv=notrunc status=none
 dd if="$work/core.img" of="$work/disk.img" bs=512 seek=1 conv=notrunc status=none
+# shellcheck disable=SC2059  # the format is the two bytes, built just above
 printf "$(printf '\\x%02x\\x%02x' $(( (core_sectors - 1) & 255 )) $(( (core_sectors - 1) >> 8 )))" \
     | dd of="$work/disk.img" bs=1 seek=$((512 + 500 + 8)) conv=notrunc status=none
 

@@ -40,7 +40,8 @@ work=$(mktemp -d "${TMPDIR:-/var/tmp}/edgefleet-deployer.XXXXXX")
 trap 'rm -rf --one-file-system "$work"' EXIT
 mkdir -p "$work/debs" "$work/pkg" "$work/root"
 log "building from $(echo "$versions" | paste -sd' ' -)"
-(cd "$work/debs" && apt-get download -qq $(echo "$versions" | tr '\n' ' ')) >/dev/null 2>&1 \
+mapfile -t pinned <<<"$versions"
+(cd "$work/debs" && apt-get download -qq "${pinned[@]}") >/dev/null 2>&1 \
     || die "apt-get download failed for: $(echo "$versions" | paste -sd' ' -)"
 for deb in "$work"/debs/*.deb; do dpkg-deb -x "$deb" "$work/pkg"; done
 kver=$(basename "$(ls -d "$work"/pkg/lib/modules/*)")
@@ -65,7 +66,9 @@ add_module() { # path relative to lib/modules/<kver>
     [[ -n ${seen[$1]:-} ]] && return
     seen[$1]=1
     local dep
-    for dep in $(awk -F': *' -v m="$1" '$1 == m {print $2}' "$moddep"); do add_module "$dep"; done
+    local deps
+    read -r -a deps <<<"$(awk -F': *' -v m="$1" '$1 == m {print $2}' "$moddep")"
+    for dep in "${deps[@]}"; do add_module "$dep"; done
     order+=("$1")
 }
 for name in "${MODULES[@]}"; do
