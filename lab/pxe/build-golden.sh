@@ -13,7 +13,7 @@ set -euo pipefail
 export LC_ALL=C.UTF-8 DEBIAN_FRONTEND=noninteractive
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 NAME=debian-12-golden.img
-HEADROOM_MB=384         # free space left in the root file system
+HEADROOM_MB=128         # free space left in the root file system
 log() { printf 'golden: %s\n' "$*" >&2; }
 die() { printf 'golden: error: %s\n' "$*" >&2; exit 1; }
 [[ $(id -u) == 0 ]] || die "run as root (loop mount, chroot)"

@@ -127,7 +127,7 @@ wait_for() { # seconds description command...
     shift 2
     until "$@"; do
         ((SECONDS - start < limit)) || die "no $what after ${limit}s"
-        if grep -q 'edgefleet-deploy: .*\(failed\|missing\|cannot\|not \|no \)' "$work/ipc.console" 2>/dev/null; then
+        if grep -q 'edgefleet-deploy: stopped' "$work/ipc.console" 2>/dev/null; then
             die "the deployer stopped: $(grep 'edgefleet-deploy:' "$work/ipc.console" | tail -n 3)"
         fi
         sleep 5

@@ -13,9 +13,9 @@ set -euo pipefail
 export LC_ALL=C.UTF-8
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 out=${1:?usage: build.sh OUTDIR}
-# Drivers: virtio (VMs), SATA/AHCI, NVMe, the usual Intel and Realtek NICs; ext4 to finish
+# Drivers: virtio (VMs; virtio_pci first, the bus itself), SATA/AHCI, NVMe, the usual Intel and Realtek NICs; ext4 to finish
 # the written system. Their dependencies come along (modules.dep).
-MODULES=(virtio_net virtio_blk virtio_scsi sd_mod ahci nvme e1000 e1000e igb igc r8169 ext4 crc32c_generic)
+MODULES=(virtio_pci virtio_net virtio_blk virtio_scsi sd_mod ahci nvme e1000 e1000e igb igc r8169 ext4 crc32c_generic)
 log() { printf 'deployer: %s\n' "$*" >&2; }
 die() { printf 'deployer: error: %s\n' "$*" >&2; exit 1; }
 
