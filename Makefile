@@ -55,7 +55,7 @@ PYTEST_OPTS = -p no:cacheprovider -o consider_namespace_packages=true
 # Extra pytest arguments, e.g. make units PYTEST_ARGS='-n 2 -k ztp'
 PYTEST_ARGS ?=
 
-.PHONY: check test venv tree lint ansible-lint ruff mypy sanity changelog-lint build units integration compat clean images lab lab-down molecule lab-test lab-test-run molecule-lab vm-image
+.PHONY: check test venv tree lint ansible-lint ruff mypy sanity changelog-lint build units integration compat clean images lab lab-down molecule lab-test lab-test-run molecule-lab vm-image pxe-e2e
 
 # The steps, in order: cheapest and most likely to fail first. Each is a target
 # below, run by hack/steps.sh with $(MAKE) so its time is its own.
@@ -171,6 +171,13 @@ molecule: venv tree images vm-image
 
 vm-image:
 	bash lab/vm/build-image.sh >/dev/null
+
+# Network boot end to end (issue 16): a QEMU IPC with a blank disk boots through
+# proxy-DHCP on a private network namespace, the deployer writes the golden image,
+# it phones home (lab/pxe/e2e.sh; as root, a heavy job). Not in make test nor in
+# make lab (lab/pxe/lab-pxe.sh) until it has passed once: see docs/network-boot.md.
+pxe-e2e: venv tree images vm-image
+	bash lab/pxe/e2e.sh
 
 # The README's main job end to end, on its own fleet (tests/lab/fleet.yml) and
 # its own lab state in the tree copy, so a running `make lab` is left alone:

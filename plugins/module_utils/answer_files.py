@@ -108,18 +108,19 @@ if [ "${2:-}" = --network ]; then
   ln -sf /lib/systemd/system/systemd-networkd.service \\
     "$T/etc/systemd/system/multi-user.target.wants/systemd-networkd.service" 2>/dev/null || true
 fi
-if ! chroot "$T" id %(user)s >/dev/null 2>&1; then
-  chroot "$T" useradd --create-home --shell /bin/bash %(user)s
+# absolute paths: the deployer's busybox would run its own applet for a bare name
+if ! chroot "$T" /usr/bin/id %(user)s >/dev/null 2>&1; then
+  chroot "$T" /usr/sbin/useradd --create-home --shell /bin/bash %(user)s
 fi
-chroot "$T" passwd --lock %(user)s >/dev/null
+chroot "$T" /usr/bin/passwd --lock %(user)s >/dev/null
 mkdir -p "$T/etc/sudoers.d"
 printf '%%s ALL=(ALL) NOPASSWD: ALL\\n' %(user)s > "$T/etc/sudoers.d/90-edgefleet"
 chmod 0440 "$T/etc/sudoers.d/90-edgefleet"
-home=$(chroot "$T" sh -c 'getent passwd %(user)s | cut -d: -f6')
+home=$(chroot "$T" /bin/sh -c '/usr/bin/getent passwd %(user)s | /usr/bin/cut -d: -f6')
 mkdir -p "$T$home/.ssh"
 printf '%%s' %(keys)s > "$T$home/.ssh/authorized_keys"
 chmod 0700 "$T$home/.ssh"; chmod 0600 "$T$home/.ssh/authorized_keys"
-chroot "$T" chown -R %(user)s: "$home/.ssh"
+chroot "$T" /usr/bin/chown -R %(user)s: "$home/.ssh"
 mkdir -p "$T/etc/edgefleet" "$T/usr/local/sbin"
 wget -q -O "$T/usr/local/sbin/edgefleet-phone-home" %(client)s
 chmod 0755 "$T/usr/local/sbin/edgefleet-phone-home"

@@ -241,7 +241,8 @@ class BootService:
                 machine = boot.record_unknown(mac, query, client)
                 if machine.get("status") == "linked":
                     view = boot.lookup(mac)
-            decision = boot_decision(view.device, view.netboot)
+            awaiting = view.device is not None and boot.awaiting_phone_home(view.device["serial"])
+            decision = boot_decision(view.device, view.netboot, awaiting)
             intent = install_intent(view.device, self.config.default_image) if view.device and decision.kind == "install" else None
             return device_script(decision, view.device, intent, self.config.urls, mac), decision.kind
 

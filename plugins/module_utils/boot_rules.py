@@ -156,12 +156,16 @@ def _network(where: str, device: dict) -> Network:
 
 # Boot decision ---------------------------------------------------------------------
 
-def boot_decision(device: t.Optional[dict], netboot: bool) -> BootDecision:
+def boot_decision(device: t.Optional[dict], netboot: bool, awaiting_phone_home: bool = False) -> BootDecision:
     """What the per-MAC script does for a device (None: the MAC is not in the database).
 
     A device that still needs its OS installs while netboot is on; one that has
     its OS (os_installed or beyond, or failed in a later stage) boots its disk;
     a decommissioned one gets nothing; an unknown MAC is discovered.
+    ``awaiting_phone_home``: the install's last step fetched its one-time token,
+    which is still live: the install is written and the machine reboots into it,
+    so it boots its disk (a PXE-first machine would otherwise install again,
+    forever) until it phones home or the token expires.
     """
     if device is None:
         return BootDecision("discovery", "unknown MAC: recorded, waits for an operator or a matching record")
@@ -174,6 +178,8 @@ def boot_decision(device: t.Optional[dict], netboot: bool) -> BootDecision:
         return BootDecision("local", "%s: boots its local disk" % now)
     if not netboot:
         return BootDecision("local", "%s, but netboot is off for it: boots its local disk" % state)
+    if awaiting_phone_home:
+        return BootDecision("local", "%s, install written (its one-time token is out): boots its local disk to phone home" % state)
     return BootDecision("install", "%s: needs its OS" % state, install_method(device))
 
 

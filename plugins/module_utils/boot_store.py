@@ -84,6 +84,11 @@ class BootStore:
             self.engine.execute(query + " ORDER BY mac")
         return [_machine(r) for r in rows]
 
+    def awaiting_phone_home(self, serial: str) -> bool:
+        """Whether the device holds a live one-time token (its install fetched it as its last step)."""
+        return bool(self.engine.execute("SELECT 1 FROM boot_tokens WHERE serial = ? AND revoked_at IS NULL AND expires_at > ?",
+                                        (serial, self.now())))
+
     def lookup(self, mac: str) -> BootView:
         """What the boot server knows of a MAC: its device (None when unknown) and netboot flag."""
         mac = normalize_mac("boot request", "mac", mac)

@@ -144,6 +144,9 @@ def test_power_on_to_os_installed(server, fleet):
                        {"name": "sr0", "size_bytes": 1024 ** 2, "removable": True}]}
     assert server.post("/answer/52-54-00-0a-00-01/disk", disks) == (200, "/dev/vda\n")
     token = token_for(server, A)
+    # the install fetched its token as its last step and reboots: its disk, not a second install
+    status, script = server.get("/boot/52-54-00-0a-00-01.ipxe")
+    assert status == 200 and "sanboot" in script and "kernel" not in script
     status, body = server.post("/phone-home", phone(token, "SN-A", A))
     assert status == 201, body
     assert json.loads(body) == {"serial": "SN-A", "hostname": "plant-a-c-sna", "state": "os_installed", "netboot": False}

@@ -43,6 +43,15 @@ def test_a_device_that_needs_its_os_installs_while_netboot_is_on(state):
     assert r.boot_decision(device(state), False).kind == "local"
 
 
+@pytest.mark.parametrize("state", ["registered", "discovered"])
+def test_an_install_that_fetched_its_token_boots_its_disk_until_the_phone_home(state):
+    # the deployer (or d-i) reboots a PXE-first machine into what it wrote: no second install
+    decision = r.boot_decision(device(state), True, awaiting_phone_home=True)
+    assert decision.kind == "local" and "token" in decision.reason
+    assert r.boot_decision(device(state), True, awaiting_phone_home=False).kind == "install"
+    assert r.boot_decision(device("decommissioned"), True, awaiting_phone_home=True).kind == "none"
+
+
 @pytest.mark.parametrize("state", LIFECYCLE[LIFECYCLE.index("os_installed"):])
 def test_a_device_with_its_os_boots_its_disk(state):
     assert r.boot_decision(device(state), True).kind == "local"

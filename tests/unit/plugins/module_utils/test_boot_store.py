@@ -64,6 +64,18 @@ def test_a_valid_phone_home_installs_records_and_stops_netboot(boot):
     assert boot.netboot("SN-0002") is True  # the other device is untouched
 
 
+def test_a_live_token_means_the_install_waits_for_its_phone_home(boot):
+    assert boot.awaiting_phone_home("SN-0001") is False
+    token = boot.issue_token("SN-0001", MAC1, ttl=600)
+    assert boot.awaiting_phone_home("SN-0001") is True
+    assert boot.awaiting_phone_home("SN-0002") is False
+    boot.clock.now += 601  # expired: the install is due again
+    assert boot.awaiting_phone_home("SN-0001") is False
+    token = boot.issue_token("SN-0001", MAC1, ttl=600)
+    boot.phone_home(call(token))  # used: revoked
+    assert boot.awaiting_phone_home("SN-0001") is False
+
+
 def test_the_database_keeps_only_the_tokens_digest(boot, db_url):
     token = boot.issue_token("SN-0001", MAC1)
     stored = boot.engine.execute("SELECT digest FROM boot_tokens")[0][0]
