@@ -22,6 +22,8 @@ description:
     through an inventory script, where ansible-core reads it as untrusted again. Printed as a plain
     string it would be trusted there and templated.
   - The database is read with a fixed number of queries per parse, whatever the number of devices.
+  - The device's site's outbound proxy is C(ztp_site_proxy) (C(https_proxy), C(http_proxy), C(no_proxy); V({}) when the
+    site has none); the cloud stage's agents use it.
   - The cloud circuit breakers of each device's site are host variables too, C(ztp_cloud_breakers) (per
     cloud dependency its C(state), C(failures), C(opened_at), C(next_retry) and C(last_error)),
     C(ztp_cloud_state) (V(open) if any breaker of the site is open, else V(half_open) if one is, else
@@ -120,7 +122,7 @@ from ansible_collections.edgefleet.platform.plugins.plugin_utils.unsafe import t
 _FIELDS = ("serial", "mac", "macs", "hostname", "site", "region", "cluster", "topology", "kind",
            "connectivity", "platform", "role", "os_family", "ip", "state", "failed_stage",
            "failure_reason", "labels", "storage", "cluster_workloads", "revision", "created_at", "updated_at",
-           "state_changed_at")
+           "state_changed_at", "site_proxy")
 _HARDWARE = ("cpu_cores", "memory_mb", "disk_gb", "disk_type")
 # group prefix -> device field; kind (edge/hub) groups are named by the value alone
 _GROUPS = (("site", "site"), ("region", "region"), ("cluster", "cluster"), ("topology", "topology"),

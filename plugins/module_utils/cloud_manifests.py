@@ -86,8 +86,11 @@ def arc_agent_values(subscription_id: str, resource_group: str, name: str, locat
                                 "azureArcAgents": {"autoUpdate": auto_upgrade}},
     }
     proxy = proxy or {}
+    no_proxy = proxy.get("no_proxy")
+    if isinstance(no_proxy, (list, tuple)):
+        no_proxy = ",".join(str(item) for item in no_proxy)  # the chart takes one comma-separated string
     for key, value in (("httpsProxy", proxy.get("https_proxy")), ("httpProxy", proxy.get("http_proxy")),
-                       ("noProxy", proxy.get("no_proxy")), ("proxyCert", proxy.get("ca_cert"))):
+                       ("noProxy", no_proxy), ("proxyCert", proxy.get("ca_cert"))):
         if value:
             values["global"][key] = value
     if proxy.get("ca_cert"):

@@ -56,6 +56,7 @@ from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_model impor
     ZtpError,
     check_choice,
     check_name,
+    check_proxy,
     check_serial,
     check_text,
     check_workloads,
@@ -197,7 +198,7 @@ class ZtpStore:
         # facts can be large and the inventory does not need them
         cols = ", ".join("d." + c if c != "facts" or with_facts else "'{}'" for c in DEVICE_COLUMNS)
         rows = self.engine.execute(
-            "SELECT %s, s.region, s.topology, s.kind, s.connectivity, c.platform, c.workloads"
+            "SELECT %s, s.region, s.topology, s.kind, s.connectivity, c.platform, c.workloads, s.proxy"
             " FROM devices d JOIN sites s ON s.name = d.site LEFT JOIN clusters c ON c.name = d.cluster"
             "%s ORDER BY d.site, d.hostname" % (cols, where), params)
         n = len(DEVICE_COLUMNS)
@@ -207,6 +208,7 @@ class ZtpStore:
             rec = device_from_row(row[:n])
             rec["region"], rec["topology"], rec["kind"], rec["connectivity"], rec["platform"] = row[n:n + 5]
             rec["cluster_workloads"] = json.loads(row[n + 5]) if row[n + 5] is not None else []
+            rec["site_proxy"] = json.loads(row[n + 6])
             out.append(rec)
             by_serial[rec["serial"]] = rec
         if not out:
@@ -232,8 +234,9 @@ class ZtpStore:
         return [{"name": r[0]} for r in self.engine.execute("SELECT name FROM regions ORDER BY name")]
 
     def sites(self) -> t.List[dict]:
-        keys = ("name", "region", "topology", "kind", "connectivity")
-        return [dict(zip(keys, r)) for r in self.engine.execute("SELECT %s FROM sites ORDER BY name" % ", ".join(keys))]
+        keys = ("name", "region", "topology", "kind", "connectivity", "proxy")
+        rows = self.engine.execute("SELECT %s FROM sites ORDER BY name" % ", ".join(keys))
+        return [dict(zip(keys, r[:-1]), proxy=json.loads(r[-1])) for r in rows]
 
     def clusters(self) -> t.List[dict]:
         rows = self.engine.execute("SELECT name, site, platform, workloads FROM clusters ORDER BY name")
@@ -367,14 +370,16 @@ class ZtpStore:
         existing = dict((s["name"], s) for s in self.sites())
         regions = set(r["name"] for r in self.regions())
         inserts, updates = [], []
-        for name, where, item in self._named_items("sites", items, ("name", "region", "topology", "kind", "connectivity")):
+        for name, where, item in self._named_items("sites", items, ("name", "region", "topology", "kind", "connectivity", "proxy")):
             old = existing.get(name)
-            rec = dict(old) if old else {"name": name, "kind": "edge", "connectivity": "online"}
+            rec = dict(old) if old else {"name": name, "kind": "edge", "connectivity": "online", "proxy": {}}
             for key, choices in (("topology", TOPOLOGIES), ("kind", SITE_KINDS), ("connectivity", CONNECTIVITY)):
                 if item.get(key) is not None:
                     rec[key] = check_choice(where, key, item[key], choices)
             if item.get("region") is not None:
                 rec["region"] = check_name(where, "region", item["region"])
+            if item.get("proxy") is not None:
+                rec["proxy"] = check_proxy(where, item["proxy"])
             for key in ("region", "topology"):
                 if not rec.get(key):
                     raise ZtpError(where, key, "is required for a new site")
@@ -382,12 +387,12 @@ class ZtpStore:
                 raise ZtpError(where, "region", "unknown region %r (add it under regions)" % rec["region"])
             status = self._classify(result, "sites", name, old, rec)
             if status == "created":
-                inserts.append((name, rec["region"], rec["topology"], rec["kind"], rec["connectivity"], stamp, stamp))
+                inserts.append((name, rec["region"], rec["topology"], rec["kind"], rec["connectivity"], dumps(rec["proxy"]), stamp, stamp))
             elif status == "updated":
-                updates.append((rec["region"], rec["topology"], rec["kind"], rec["connectivity"], stamp, name))
-        self.engine.executemany("INSERT INTO sites (name, region, topology, kind, connectivity, created_at, updated_at)"
-                                " VALUES (?, ?, ?, ?, ?, ?, ?)", inserts)
-        self.engine.executemany("UPDATE sites SET region = ?, topology = ?, kind = ?, connectivity = ?, updated_at = ?"
+                updates.append((rec["region"], rec["topology"], rec["kind"], rec["connectivity"], dumps(rec["proxy"]), stamp, name))
+        self.engine.executemany("INSERT INTO sites (name, region, topology, kind, connectivity, proxy, created_at, updated_at)"
+                                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", inserts)
+        self.engine.executemany("UPDATE sites SET region = ?, topology = ?, kind = ?, connectivity = ?, proxy = ?, updated_at = ?"
                                 " WHERE name = ?", updates)
 
     def _import_clusters(self, items: list, stamp: str, result: dict) -> None:

@@ -29,6 +29,9 @@ DISK_TYPES = ("ssd", "nvme", "hdd")
 HARDWARE_FIELDS = ("cpu_cores", "memory_mb", "disk_gb", "disk_type")
 # The device's dedicated storage disks (the storage stage's storage_disks role).
 STORAGE_FIELDS = ("disks",)
+# A site's outbound proxy (the Arc agents and every cloud call from the site go through it).
+PROXY_FIELDS = ("https_proxy", "http_proxy", "no_proxy")
+MAX_NO_PROXY = 64
 DISK_FIELDS = ("id", "wipe_allowed")
 BY_ID = "/dev/disk/by-id/"
 MAX_DISKS = 16
@@ -269,6 +272,49 @@ def check_storage(record: str, value: t.Any) -> dict:
     if unknown:
         raise ZtpError(record, "storage.%s" % unknown[0], "unknown field (known: %s)" % ", ".join(STORAGE_FIELDS))
     return {"disks": check_disks(record, "storage.disks", value.get("disks") or [])}
+
+
+def _proxy_url(record: str, field: str, value: t.Any) -> str:
+    text = check_text(record, field, value, MAX_LABEL_VALUE)
+    match = re.match(r"^(https?)://([^/?#]*)/?$", text)
+    if not match:
+        raise ZtpError(record, field, "an http:// or https:// URL of the proxy (scheme, host, optional port) is required")
+    if "@" in match.group(2):
+        # credentials in a proxy URL are a secret; the ZTP database stores none (give them to the controller)
+        raise ZtpError(record, field, "holds credentials: the ZTP database stores no secrets; use a proxy that needs none")
+    netloc = re.match(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+)(?::([0-9]{1,5}))?$", match.group(2))
+    if not netloc or (netloc.group(1) and not 0 < int(netloc.group(1)) < 65536):
+        raise ZtpError(record, field, "%r is not a proxy host[:port]" % (match.group(2),))
+    return text
+
+
+def check_proxy(record: str, value: t.Any) -> dict:
+    """A site's outbound proxy: https_proxy, http_proxy (URLs without credentials) and no_proxy (hosts,
+    domains, CIDRs; a list or a comma-separated string, kept comma-separated as the agents take it)."""
+    if not isinstance(value, dict):
+        raise ZtpError(record, "proxy", "a mapping is required, got %r" % (value,))
+    unknown = sorted(str(k) for k in set(value) - set(PROXY_FIELDS))
+    if unknown:
+        raise ZtpError(record, "proxy.%s" % unknown[0], "unknown field (known: %s)" % ", ".join(PROXY_FIELDS))
+    out: dict = {}
+    for key in ("https_proxy", "http_proxy"):
+        if value.get(key):
+            out[key] = _proxy_url(record, "proxy." + key, value[key])
+    no_proxy = value.get("no_proxy")
+    if no_proxy:
+        items = no_proxy.split(",") if isinstance(no_proxy, str) else no_proxy
+        if not isinstance(items, list) or len(items) > MAX_NO_PROXY:
+            raise ZtpError(record, "proxy.no_proxy", "a list (or comma-separated string) of at most %d entries is required" % MAX_NO_PROXY)
+        entries = []
+        for item in items:
+            entry = item.strip() if isinstance(item, str) else item
+            if not isinstance(entry, str) or not re.match(r"^[A-Za-z0-9.*\-_:/\[\]]{1,253}$", entry):
+                raise ZtpError(record, "proxy.no_proxy", "%r is not a host, domain or CIDR" % (item,))
+            entries.append(entry)
+        out["no_proxy"] = ",".join(entries)
+    if out and not (out.get("https_proxy") or out.get("http_proxy")):
+        raise ZtpError(record, "proxy", "no_proxy without https_proxy or http_proxy says nothing")
+    return out
 
 
 def check_labels(record: str, value: t.Any) -> dict:

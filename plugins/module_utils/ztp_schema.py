@@ -17,7 +17,7 @@ from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_engine impo
     now_iso,
 )
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 # Migrations: ordered, each a list of statements. {id_pk} and {append_only} differ per engine.
 MIGRATIONS = {
@@ -103,6 +103,11 @@ MIGRATIONS = {
         "CREATE INDEX IF NOT EXISTS orchestrator_devices_serial ON orchestrator_devices (serial, since)",
         "CREATE TABLE IF NOT EXISTS orchestrator_lock (id INTEGER PRIMARY KEY)",
         "INSERT INTO orchestrator_lock (id) SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM orchestrator_lock)",
+    ],
+    # A site's outbound proxy ({https_proxy, http_proxy, no_proxy}; ztp_model.check_proxy), for the
+    # cloud stage's agents.
+    9: [
+        "ALTER TABLE sites ADD COLUMN proxy TEXT NOT NULL DEFAULT '{{}}'",  # {{}}: str.format
     ],
 }
 

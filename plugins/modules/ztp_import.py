@@ -82,6 +82,10 @@ EXAMPLES = r"""
       regions: [{name: emea}]
       sites:
         - {name: plant-a, region: emea, topology: multi_node, kind: edge, connectivity: intermittent}
+        - name: plant-b
+          region: emea
+          topology: single_node
+          proxy: {https_proxy: 'http://proxy.plant-b.example:3128', no_proxy: [10.42.0.0/16, 10.43.0.0/16, .svc]}
       clusters:
         - name: plant-a-line1
           site: plant-a

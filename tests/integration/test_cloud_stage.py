@@ -35,6 +35,7 @@ from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_db import Z
 
 STAGE = os.path.join(REPO, "playbooks", "stages", "cloud.yml")
 SITES = ("plant-a", "plant-b", "plant-c")
+PROXY = {"https_proxy": "http://proxy.plant-b.example:3128", "no_proxy": ["10.42.0.0/16", "10.43.0.0/16", ".svc"]}
 
 
 def free_port():
@@ -48,13 +49,14 @@ def fleet(tmp_path):
     """Three single-node sites, each IPC platform_ready, an inventory of local connections."""
     url = "sqlite:///%s" % (tmp_path / "ztp.db")
     data = {"regions": ["emea"],
-            "sites": [{"name": s, "region": "emea", "topology": "single_node"} for s in SITES],
+            "sites": [{"name": s, "region": "emea", "topology": "single_node"} for s in SITES],  # plant-b behind a proxy (below)
             "clusters": [{"name": s + "-c1", "site": s, "platform": "k3s"} for s in SITES],
             "devices": [{"serial": "SN-%d" % i, "mac": "02:00:00:00:00:%02x" % i, "site": s, "cluster": s + "-c1",
                          "role": "control", "os_family": "linux", "ip": "127.0.0.1"} for i, s in enumerate(SITES)]
             # plant-a's cluster has a worker too: it shares its lead's outcome, one registration per cluster
             + [{"serial": "SN-9", "mac": "02:00:00:00:00:09", "site": "plant-a", "cluster": "plant-a-c1", "role": "worker",
                 "os_family": "linux", "ip": "127.0.0.1"}]}
+    data["sites"][1]["proxy"] = PROXY
     with ZtpStore(url) as store:
         store.import_data(data, "test")
         for state in ("discovered", "os_installed", "configured", "platform_ready"):
@@ -108,6 +110,13 @@ def test_cloud_stage_reaches_workloads_deployed(fleet, tmp_path):
         assert oct(manifest.stat().st_mode & 0o777) == "0o600"
         # one YAML stream of two objects, as K3s reads it: the onboarding Secret and the HelmChart
         assert [doc["kind"] for doc in yaml.safe_load_all(manifest.read_text())] == ["Secret", "HelmChart"]
+        # the agents take the proxy of their site's ZTP record (plant-b's), and none elsewhere
+        for site, proxy in (("plant-a", None), ("plant-b", PROXY)):
+            found = next((tmp_path / "manifests").glob(site + "-*")) / "edgefleet-azure-arc.yaml"
+            chart = list(yaml.safe_load_all(found.read_text()))[1]
+            values = chart["spec"]["values"]["global"]
+            assert values.get("httpsProxy") == (proxy or {}).get("https_proxy")
+            assert values.get("noProxy") == (",".join(proxy["no_proxy"]) if proxy else None)
         assert fake.log()["violations"] == []
         puts = [r["path"].rsplit("/", 1)[-1] for r in fake.log()["requests"] if r["method"] == "PUT" and r["path"].endswith("-c1")]
         assert sorted(puts) == ["plant-a-c1", "plant-b-c1", "plant-c-c1"]  # once per cluster, not per node

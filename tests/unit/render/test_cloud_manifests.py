@@ -147,3 +147,19 @@ def test_one_flux_per_cluster():
     with pytest.raises(cm.ManifestError, match="runs upstream Flux"):
         cm.check_one_flux("arc", False, True)
     cm.check_one_flux("upstream", False, True)
+
+
+def test_arc_agent_values_filter_takes_the_sites_proxy():
+    from ansible.errors import AnsibleFilterError
+    from ansible_collections.edgefleet.platform.plugins.filter import cloud
+
+    site_proxy = {"https_proxy": "http://proxy.plant-b.example:3128", "no_proxy": ["10.42.0.0/16", ".svc"]}
+    values = cloud.arc_agent_values(site_proxy, "sub", "rg", "c1", "westeurope", "tenant")
+    assert values == cm.arc_agent_values("sub", "rg", "c1", "westeurope", "tenant", auto_upgrade=False, proxy=site_proxy)
+    g = values["global"]
+    assert (g["httpsProxy"], g["noProxy"], g["isCustomCert"]) == ("http://proxy.plant-b.example:3128", "10.42.0.0/16,.svc", False)
+    assert "httpsProxy" not in cloud.arc_agent_values({}, "sub", "rg", "c1", "westeurope", "tenant")["global"]
+    with pytest.raises(AnsibleFilterError, match="tenant_id is required"):
+        cloud.arc_agent_values({}, "sub", "rg", "c1", "westeurope", "")
+    with pytest.raises(AnsibleFilterError, match="a mapping"):
+        cloud.arc_agent_values("http://proxy:3128", "sub", "rg", "c1", "westeurope", "tenant")

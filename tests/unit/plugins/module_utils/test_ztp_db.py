@@ -358,11 +358,31 @@ def test_v4_renames_the_install_os_stage_of_failed_devices(db_url, example):
     conn = sqlite3.connect(db_url[len("sqlite://"):])
     conn.execute("UPDATE devices SET failed_stage = 'install_os' WHERE serial = 'SN-0001'")
     conn.execute("DELETE FROM ztp_schema_version WHERE version >= 4")
-    conn.execute("DROP TABLE cloud_breakers")  # migrations 5 and 6 applied again after 4 (7: IF NOT EXISTS)
+    conn.execute("DROP TABLE cloud_breakers")  # migrations 5 and 6 applied again after 4 (7, 8: IF NOT EXISTS)
     conn.execute("ALTER TABLE devices DROP COLUMN storage")
+    conn.execute("ALTER TABLE sites DROP COLUMN proxy")  # 9 applied again too
     conn.commit()
     conn.close()
     with ZtpStore(db_url) as store:
         device = store.devices(serial=["SN-0001"])[0]
         assert (device["state"], device["failed_stage"]) == ("failed", "os_install")
         store.save_devices([{"serial": "SN-0001", "state": "discovered", "reason": "retry"}], "test")
+
+
+def test_a_site_proxy_reaches_its_devices_and_a_bad_one_writes_nothing(db_url, example):
+    with ZtpStore(db_url) as store:
+        store.import_data(example, "tester")
+        proxy = {"https_proxy": "http://proxy.plant-a.example:3128", "no_proxy": ["10.42.0.0/16", ".svc"]}
+        result = store.import_data({"sites": [{"name": "plant-a", "proxy": proxy}]}, "tester")
+        assert result["updated"]["sites"] == ["plant-a"]
+        assert store.import_data({"sites": [{"name": "plant-a", "proxy": proxy}]}, "tester")["unchanged"]["sites"] == 1
+        wanted = {"https_proxy": "http://proxy.plant-a.example:3128", "no_proxy": "10.42.0.0/16,.svc"}
+        assert [s["proxy"] for s in store.sites()] == [wanted, {}]
+        assert dict((d["site"], d["site_proxy"]) for d in store.devices()) == {"plant-a": wanted, "plant-b": {}}
+        before = counts(db_url)
+        bad = {"sites": [{"name": "plant-b", "proxy": {"https_proxy": "http://u:secret@proxy:3128"}}],
+               "devices": [{"serial": "SN-0002", "ip": "192.0.2.99"}]}
+        with pytest.raises(ZtpError, match="site plant-b: field 'proxy.https_proxy'"):
+            store.import_data(bad, "tester")
+        assert counts(db_url) == before and store.devices(serial=["SN-0002"])[0]["ip"] == "192.0.2.11"
+        assert [s["proxy"] for s in store.sites()] == [wanted, {}]

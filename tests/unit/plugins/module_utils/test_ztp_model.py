@@ -280,3 +280,30 @@ def test_unknown_stage_or_state_names_the_record():
         _plan("install", "registered")
     with pytest.raises(m.ZtpError, match="device SN-1: field 'state'"):
         _plan("discover", "booting")
+
+
+def test_a_site_proxy_is_kept_with_no_proxy_comma_separated():
+    proxy = m.check_proxy("site plant-b", {"https_proxy": "http://proxy.plant-b.example:3128/",
+                                           "no_proxy": ["10.42.0.0/16", " .svc ", "[fd00::1]"]})
+    assert proxy == {"https_proxy": "http://proxy.plant-b.example:3128/", "no_proxy": "10.42.0.0/16,.svc,[fd00::1]"}
+    assert m.check_proxy("site plant-b", {"http_proxy": "http://[fd00::1]:8080", "no_proxy": "a.example,b.example"}) == {
+        "http_proxy": "http://[fd00::1]:8080", "no_proxy": "a.example,b.example"}
+    assert m.check_proxy("site plant-b", {}) == {}
+
+
+@pytest.mark.parametrize("value,field,text", [
+    ("http://proxy:3128", "proxy", "a mapping is required"),
+    ({"https_proxy": "http://user:pw@proxy:3128"}, "proxy.https_proxy", "stores no secrets"),
+    ({"https_proxy": "socks5://proxy:1080"}, "proxy.https_proxy", "http:// or https://"),
+    ({"https_proxy": "http://proxy:99999"}, "proxy.https_proxy", "not a proxy host"),
+    ({"https_proxy": "http://proxy/path"}, "proxy.https_proxy", "http:// or https://"),
+    ({"https_proxy": "http://{{ lookup('env', 'X') }}"}, "proxy.https_proxy", "not a proxy host"),
+    ({"ftp_proxy": "http://proxy:3128"}, "proxy.ftp_proxy", "unknown field"),
+    ({"https_proxy": "http://proxy:3128", "no_proxy": ["ok.example", "bad host"]}, "proxy.no_proxy", "not a host"),
+    ({"no_proxy": "a.example"}, "proxy", "says nothing"),
+])
+def test_a_bad_site_proxy_names_the_site_and_field(value, field, text):
+    with pytest.raises(m.ZtpError) as err:
+        m.check_proxy("site plant-b", value)
+    assert err.value.record == "site plant-b" and err.value.field == field and text in str(err.value)
+    assert "pw" not in str(err.value)
