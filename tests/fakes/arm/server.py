@@ -18,7 +18,10 @@ service where the collection could go wrong:
 - ARM calls need a Bearer token it issued: the token endpoint speaks the
   OAuth2 client-credentials grant of Microsoft Entra ID (client secret, a
   certificate-signed client assertion checked against the registered
-  certificate, or a federated token with the registered issuer and subject);
+  certificate, or a federated token with the registered issuer and subject),
+  and /msi/token is a managed identity endpoint (IDENTITY_ENDPOINT of App
+  Service / Azure Arc style hosts: GET, api-version 2019-08-01, the host's
+  X-IDENTITY-HEADER, else refused);
 - faults can be queued (401, 429 with Retry-After, 500 series, a hang) and
   every request is logged, through /_fake/* control endpoints (loopback only,
   no token).
@@ -57,6 +60,10 @@ CLIENT_ID = "00000000-0000-0000-0000-0000000000c1"
 CLIENT_SECRET = "fake-client-secret"  # nosec: a test double's credential
 FEDERATED_ISSUER = "https://fake-oidc.edgefleet.test"
 FEDERATED_SUBJECT = "system:serviceaccount:edgefleet:arc-onboarding"
+MSI_PATH = "/msi/token"  # the App Service style managed identity endpoint (IDENTITY_ENDPOINT)
+MSI_HEADER = "fake-identity-header"  # nosec: IDENTITY_HEADER, the secret the host injects
+MSI_API_VERSION = "2019-08-01"
+MSI_CLIENT_ID = "00000000-0000-0000-0000-0000000000d1"  # the one user-assigned identity the host has
 ARM_KINDS = (("/providers/microsoft.kubernetesconfiguration/extensions/", "extensions"),
              ("/providers/microsoft.kubernetesconfiguration/fluxconfigurations/", "fluxConfigurations"),
              ("/providers/microsoft.kubernetes/connectedclusters/", "connectedClusters"))
@@ -137,6 +144,26 @@ class FakeArm:
             self.tokens.add(token)
             self.save()
         return 200, {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token}
+
+    def issue_msi_token(self, header: str, query: dict) -> t.Tuple[int, dict]:
+        """The managed identity endpoint of App Service / Azure Arc style hosts (GET, X-IDENTITY-HEADER)."""
+        if header != MSI_HEADER:
+            return 401, {"statusCode": 401, "message": "Unauthorized: the X-IDENTITY-HEADER is missing or wrong"}
+        if query.get("api-version") != MSI_API_VERSION:
+            return 400, {"statusCode": 400, "message": "api-version %r is not supported" % query.get("api-version")}
+        if not query.get("resource"):
+            return 400, {"statusCode": 400, "message": "resource is required"}
+        unknown = set(query) - {"api-version", "resource", "client_id", "object_id", "mi_res_id"}
+        if unknown:
+            return 400, {"statusCode": 400, "message": "unknown parameters %s" % ", ".join(sorted(unknown))}
+        if query.get("client_id") not in (None, MSI_CLIENT_ID) or query.get("object_id") or query.get("mi_res_id"):
+            return 400, {"statusCode": 400, "message": "no such identity is assigned to this host"}
+        token = "fake-arm-msi-" + uuid.uuid4().hex
+        with self.lock:
+            self.tokens.add(token)
+            self.save()
+        return 200, {"access_token": token, "expires_on": str(int(time.time()) + 86399), "resource": query["resource"],
+                     "token_type": "Bearer", "client_id": query.get("client_id") or MSI_CLIENT_ID}
 
     def check_assertion(self, assertion: str) -> str | None:
         """A certificate-signed assertion (verified) or a federated token (issuer and subject)."""
@@ -379,6 +406,17 @@ class Handler(BaseHTTPRequestHandler):
         fake = self.fake
         if url.path.startswith("/_fake/"):
             self.control(method, url.path, raw)
+            return
+        if url.path == MSI_PATH:
+            if method != "GET":
+                self._send(405, {"statusCode": 405, "message": "GET only"})
+                return
+            # parse_qs keeps the last of repeated keys above; the real endpoint takes one of each
+            status, body = fake.issue_msi_token(self.headers.get("X-IDENTITY-HEADER") or "", query)
+            with fake.lock:
+                fake.log.append({"method": method, "path": url.path, "api_version": query.get("api-version"),
+                                 "at": time.time(), "status": status})
+            self._send(status, body)
             return
         tenant_paths = re.match(r"^/([^/]+)/(v2\.0/\.well-known/openid-configuration|oauth2/v2\.0/token)$", url.path)
         if tenant_paths:
