@@ -290,3 +290,30 @@ def test_a_closed_port_is_an_outage_and_fails_fast(tmp_path):
         client.get(CC, CC_V)
     assert err.value.outage and err.value.status is None
     assert time.monotonic() - start < 10
+
+
+def msi_get(url, directory, query, header=server.MSI_HEADER):
+    req = urllib.request.Request("%s%s?%s" % (url, server.MSI_PATH, query),
+                                 headers={"X-IDENTITY-HEADER": header} if header is not None else {})
+    ctx = ssl.create_default_context(cafile=os.path.join(directory, "ca.pem"))
+    try:
+        with urllib.request.urlopen(req, context=ctx, timeout=5) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_the_managed_identity_endpoint_is_strict(fake):
+    url, state, directory = fake
+    good = "api-version=2019-08-01&resource=" + url
+    assert msi_get(url, directory, good, header=None)[0] == 401
+    assert msi_get(url, directory, good, header="wrong")[0] == 401
+    assert msi_get(url, directory, "api-version=2018-02-01&resource=" + url)[0] == 400
+    assert msi_get(url, directory, "api-version=2019-08-01")[0] == 400
+    assert msi_get(url, directory, good + "&client_id=00000000-0000-0000-0000-0000000000ff")[0] == 400
+    assert msi_get(url, directory, good + "&bogus=1")[0] == 400
+    assert not state.tokens
+    status, body = msi_get(url, directory, good + "&client_id=" + server.MSI_CLIENT_ID)
+    assert status == 200 and body["resource"] == url and int(body["expires_on"]) > time.time()
+    assert body["access_token"] in state.tokens  # ARM takes it
+    assert raw(url, directory, "GET", CC, token=body["access_token"])[0] == 404
