@@ -2,8 +2,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """auth_source cli and msi end to end: arc_connected_cluster through ansible against the fake ARM.
 
-cli: azure-identity's AzureCliCredential runs ``az`` from PATH; the test double tests/fakes/az/az
-is first on it, logged in (a fake profile under $HOME/.azure) or not. msi: ManagedIdentityCredential
+cli: azure-identity's AzureCliCredential runs ``az`` from PATH; the test double tests/fakes/az/az.py
+(linked as az) is first on it, logged in (a fake profile under $HOME/.azure) or not. msi: ManagedIdentityCredential
 takes the App Service style flow (IDENTITY_ENDPOINT + IDENTITY_HEADER) to the fake's /msi/token,
 never IMDS (169.254.169.254). Each test checks the token never shows in -vvv output.
 """
@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.join(REPO, "tests", "fakes", "arm"))
 import server  # noqa: E402
 from client import SUBSCRIPTION, FakeArmProcess  # noqa: E402
 
-AZ_DIR = os.path.join(REPO, "tests", "fakes", "az")
+AZ = os.path.join(REPO, "tests", "fakes", "az", "az.py")
 CC = "/subscriptions/%s/resourcegroups/rg1/providers/microsoft.kubernetes/connectedclusters/c1" % SUBSCRIPTION
 
 
@@ -63,14 +63,18 @@ def cluster(env, tmp_path, source, *flags):
 
 
 def az_login(env, tmp_path, fake, subscriptions=True):
-    """What `az login --service-principal` leaves behind, in the fake's terms (see tests/fakes/az/az)."""
+    """What `az login --service-principal` leaves behind, in the fake's terms (see tests/fakes/az/az.py)."""
     azure = tmp_path / ".azure"
     azure.mkdir(exist_ok=True)
     subs = [{"id": SUBSCRIPTION, "name": "edgefleet-test", "isDefault": True, "state": "Enabled", "tenantId": server.TENANT,
              "environmentName": "AzureCloud", "user": {"name": server.CLIENT_ID, "type": "servicePrincipal"}}]
     (azure / "azureProfile.json").write_text(json.dumps({"installationId": "fake", "subscriptions": subs if subscriptions else []}))
     (azure / "fake_az_login.json").write_text(json.dumps({"authority": fake.url, "ca": fake.ca, "secret": server.CLIENT_SECRET}))
-    env["PATH"] = AZ_DIR + os.pathsep + env["PATH"]
+    bin_dir = tmp_path / "bin"  # az by its own name, first on PATH
+    bin_dir.mkdir(exist_ok=True)
+    if not (bin_dir / "az").exists():
+        (bin_dir / "az").symlink_to(AZ)
+    env["PATH"] = str(bin_dir) + os.pathsep + env["PATH"]
 
 
 def arm_calls(fake):
@@ -107,10 +111,10 @@ def test_cli_not_logged_in_fails_clearly(arm):
     assert server.CLIENT_SECRET not in proc.stdout + proc.stderr
 
 
-def test_the_az_double_refuses_what_az_refuses(arm, tmp_path):
-    fake, env, _ = arm
+def test_the_az_double_refuses_what_az_refuses(arm):
+    fake, env, tmp_path = arm
     az_login(env, tmp_path, fake)
-    az = os.path.join(AZ_DIR, "az")
+    az = str(tmp_path / "bin" / "az")
     good = run([az, "account", "get-access-token", "--output", "json", "--resource", fake.url], env)
     token = json.loads(good.stdout)
     assert token["subscription"] == SUBSCRIPTION and token["tenant"] == server.TENANT and token["accessToken"].startswith("fake-arm-")

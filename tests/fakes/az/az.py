@@ -1,8 +1,8 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A test double of the Azure CLI: only ``az account get-access-token``, as strict as az for it.
 
-Put this directory first on PATH. The login is a fake profile in $AZURE_CONFIG_DIR (else ~/.azure):
+Link it as ``az`` in a directory first on PATH. The login is a fake profile in $AZURE_CONFIG_DIR (else ~/.azure):
 azureProfile.json (what ``az login --service-principal`` writes: subscriptions, the default one,
 user {name: client id, type: servicePrincipal}, tenantId) and, standing in for az's encrypted
 service-principal store, fake_az_login.json {authority, ca, secret}. No subscriptions: the
