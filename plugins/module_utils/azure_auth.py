@@ -25,6 +25,8 @@ import json
 import os
 import typing as t
 
+from ansible.module_utils.basic import env_fallback
+
 try:
     from azure.identity import (
         AzureCliCredential,
@@ -56,7 +58,8 @@ ENV = {
 CREDENTIAL_KEYS = ("client_id", "secret", "x509_certificate_path", "oidc_token", "oidc_token_file_path")
 
 AUTH_ARGSPEC: t.Dict[str, t.Any] = dict(
-    auth_source=dict(type="str", choices=list(AUTH_SOURCES), default="auto"),
+    # the environment's choice wins over the default, as in azure.azcollection
+    auth_source=dict(type="str", choices=list(AUTH_SOURCES), default="auto", fallback=(env_fallback, ["ANSIBLE_AZURE_AUTH_SOURCE"])),
     profile=dict(type="str"),
     subscription_id=dict(type="str"),
     client_id=dict(type="str"),

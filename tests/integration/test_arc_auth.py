@@ -49,6 +49,8 @@ def cluster(env, tmp_path, source, *flags):
     """arc_connected_cluster (present) in a one-task play: its result (ok or failed), the whole output."""
     args = {"name": "c1", "resource_group": "rg1", "location": "westeurope", "auth_source": source, "cluster_config": {},
             "private_key_path": str(tmp_path / "arc-key.pem"), "poll_interval": 1, "retries": 0}
+    if source is None:  # from ANSIBLE_AZURE_AUTH_SOURCE, as azure.azcollection takes it
+        del args["auth_source"]
     play = [{"name": "Auth", "hosts": "localhost", "gather_facts": False,
              "tasks": [{"name": "Register", "edgefleet.platform.arc_connected_cluster": args, "register": "arc_result"},
                        {"name": "Show", "ansible.builtin.debug": {"var": "arc_result"}}]}]
@@ -148,7 +150,8 @@ def test_msi_onboards_through_the_identity_endpoint(arm):
 def test_msi_with_a_wrong_identity_header_is_refused(arm):
     fake, env, tmp_path = arm
     msi_env(env, fake, header="not-the-host-header")
-    proc, result = cluster(env, tmp_path, "msi")
+    env["ANSIBLE_AZURE_AUTH_SOURCE"] = "msi"  # the source from the environment this time
+    proc, result = cluster(env, tmp_path, None)
     assert proc.returncode != 0 and "Traceback" not in proc.stdout + proc.stderr
     assert "X-IDENTITY-HEADER" in result["msg"], result
     assert [r["status"] for r in fake.log()["requests"] if r["path"] == server.MSI_PATH] == [401]
