@@ -13,34 +13,21 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 
 import pytest
 
 from .helpers import run
 
-REPO = os.environ.get("EDGEFLEET_REPO_ROOT") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-sys.path.insert(0, os.path.join(REPO, "tests", "fakes", "arm"))
-import server  # noqa: E402
-from client import SUBSCRIPTION, FakeArmProcess  # noqa: E402
+from .fake_arm import REPO, SUBSCRIPTION, arm_env, fake_arm_process, server  # noqa: F401  pylint: disable=unused-import (the fixture `fake`)
 
 AZ = os.path.join(REPO, "tests", "fakes", "az", "az.py")
 CC = "/subscriptions/%s/resourcegroups/rg1/providers/microsoft.kubernetes/connectedclusters/c1" % SUBSCRIPTION
 
 
-@pytest.fixture(scope="module")
-def fake(tmp_path_factory):
-    proc = FakeArmProcess(str(tmp_path_factory.mktemp("fake-arm")))
-    yield proc
-    proc.stop()
-
-
 @pytest.fixture
 def arm(fake, tmp_path):
     """No service principal anywhere in the environment: only the source under test can authenticate."""
-    fake.control("POST", "/_fake/reset", {})
-    env = dict((k, v) for k, v in os.environ.items() if not k.startswith(("AZURE_", "IDENTITY_", "IMDS_", "MSI_")))
-    env.update(EDGEFLEET_ARM_ENDPOINT=fake.url, EDGEFLEET_ARM_CA_BUNDLE=fake.ca, HOME=str(tmp_path), ANSIBLE_NOCOLOR="1")
+    env = arm_env(fake, tmp_path, dict((k, v) for k, v in os.environ.items() if not k.startswith(("AZURE_", "IDENTITY_", "IMDS_", "MSI_"))))
     yield fake, env, tmp_path
     assert fake.log()["violations"] == []
 

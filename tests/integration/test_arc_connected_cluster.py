@@ -13,7 +13,6 @@ import json
 import os
 import re
 import stat
-import sys
 from datetime import datetime, timezone
 
 import pytest
@@ -24,28 +23,16 @@ from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_db import Z
 
 from .helpers import PLAYBOOKS, recap, run
 
-REPO = os.environ.get("EDGEFLEET_REPO_ROOT") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-sys.path.insert(0, os.path.join(REPO, "tests", "fakes", "arm"))
-import server  # noqa: E402
-from client import SUBSCRIPTION, FakeArmProcess  # noqa: E402
+from .fake_arm import SUBSCRIPTION, arm_env, fake_arm_process, server  # noqa: F401  pylint: disable=unused-import (the fixture `fake`)
 
 PLAYBOOK = os.path.join(PLAYBOOKS, "arc_connected_cluster.yml")
 CC = "/subscriptions/%s/resourcegroups/rg1/providers/microsoft.kubernetes/connectedclusters/c1" % SUBSCRIPTION
 
 
-@pytest.fixture(scope="module")
-def fake(tmp_path_factory):
-    proc = FakeArmProcess(str(tmp_path_factory.mktemp("fake-arm")))
-    yield proc
-    proc.stop()
-
-
 @pytest.fixture
 def arm(fake, tmp_path):
-    fake.control("POST", "/_fake/reset", {})
-    env = dict(os.environ, AZURE_SUBSCRIPTION_ID=SUBSCRIPTION, AZURE_CLIENT_ID=server.CLIENT_ID, AZURE_SECRET=server.CLIENT_SECRET,
-               AZURE_TENANT=server.TENANT, AZURE_AUTHORITY_HOST=fake.url, EDGEFLEET_ARM_ENDPOINT=fake.url,
-               EDGEFLEET_ARM_CA_BUNDLE=fake.ca, HOME=str(tmp_path), ANSIBLE_NOCOLOR="1")
+    env = arm_env(fake, tmp_path, AZURE_SUBSCRIPTION_ID=SUBSCRIPTION, AZURE_CLIENT_ID=server.CLIENT_ID,
+                  AZURE_SECRET=server.CLIENT_SECRET, AZURE_TENANT=server.TENANT, AZURE_AUTHORITY_HOST=fake.url)
     yield fake, env, str(tmp_path / "arc-key.pem")
     assert fake.log()["violations"] == []
 

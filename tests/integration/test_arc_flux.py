@@ -7,35 +7,22 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 
 import pytest
 
 from .helpers import PLAYBOOKS, recap, run
 
-REPO = os.environ.get("EDGEFLEET_REPO_ROOT") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-sys.path.insert(0, os.path.join(REPO, "tests", "fakes", "arm"))
-import server  # noqa: E402
-from client import SUBSCRIPTION, FakeArmProcess  # noqa: E402
+from .fake_arm import SUBSCRIPTION, arm_env, fake_arm_process, server  # noqa: F401  pylint: disable=unused-import (the fixture `fake`)
 
 PLAYBOOK = os.path.join(PLAYBOOKS, "arc_flux.yml")
 FLUX = ("/subscriptions/%s/resourcegroups/rg1/providers/microsoft.kubernetes/connectedclusters/c1"
         "/providers/microsoft.kubernetesconfiguration/fluxconfigurations/fleet" % SUBSCRIPTION)
 
 
-@pytest.fixture(scope="module")
-def fake(tmp_path_factory):
-    proc = FakeArmProcess(str(tmp_path_factory.mktemp("fake-arm")))
-    yield proc
-    proc.stop()
-
-
 @pytest.fixture
 def arm(fake, tmp_path):
-    fake.control("POST", "/_fake/reset", {})
-    env = dict(os.environ, AZURE_SUBSCRIPTION_ID=SUBSCRIPTION, AZURE_CLIENT_ID=server.CLIENT_ID,
-               AZURE_TENANT=server.TENANT, AZURE_AUTHORITY_HOST=fake.url, EDGEFLEET_ARM_ENDPOINT=fake.url,
-               EDGEFLEET_ARM_CA_BUNDLE=fake.ca, AZURE_CERT_PATH=fake.client_pem, HOME=str(tmp_path), ANSIBLE_NOCOLOR="1")
+    env = arm_env(fake, tmp_path, AZURE_SUBSCRIPTION_ID=SUBSCRIPTION, AZURE_CLIENT_ID=server.CLIENT_ID,
+                  AZURE_TENANT=server.TENANT, AZURE_AUTHORITY_HOST=fake.url, AZURE_CERT_PATH=fake.client_pem)
     yield fake, env, str(tmp_path / "arc-key.pem")
     assert fake.log()["violations"] == []
 
