@@ -27,6 +27,7 @@ import os
 import signal
 import socket
 import sys
+import time
 import typing as t
 
 from ansible_collections.edgefleet.platform.plugins.module_utils import orchestrator as rules
@@ -120,10 +121,23 @@ def fence(host: str) -> t.Callable[[dict], None]:
             if pid and marker in _cmdline(int(pid)) + b"\x00":
                 try:
                     os.killpg(os.getpgid(int(pid)), signal.SIGKILL)
-                    log("run %s: stopped its leftover process %s" % (run["id"], pid))
                 except OSError:
-                    pass
+                    continue
+                # the devices go to a new run only once the old one no longer runs (gone, or a zombie)
+                deadline = time.monotonic() + 10
+                while process_running(int(pid)) and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                log("run %s: stopped its leftover process %s" % (run["id"], pid))
     return stop
+
+
+def process_running(pid: int) -> bool:
+    """Whether pid is a live process (a zombie has stopped: it only waits to be reaped)."""
+    try:
+        with open("/proc/%d/stat" % pid, encoding="utf-8") as handle:
+            return handle.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def claim_once(config: dict) -> t.List[dict]:

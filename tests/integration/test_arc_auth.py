@@ -18,7 +18,8 @@ import pytest
 
 from .helpers import run
 
-from .fake_arm import REPO, SUBSCRIPTION, arm_env, fake_arm_process, server  # noqa: F401  pylint: disable=unused-import (the fixture `fake`)
+# fake_arm_process: the fixture `fake`
+from .fake_arm import REPO, SUBSCRIPTION, arm_env, fake_arm_process, server  # noqa: F401  pylint: disable=unused-import
 
 AZ = os.path.join(REPO, "tests", "fakes", "az", "az.py")
 CC = "/subscriptions/%s/resourcegroups/rg1/providers/microsoft.kubernetes/connectedclusters/c1" % SUBSCRIPTION

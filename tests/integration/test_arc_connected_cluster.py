@@ -23,7 +23,8 @@ from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_db import Z
 
 from .helpers import PLAYBOOKS, recap, run
 
-from .fake_arm import SUBSCRIPTION, arm_env, fake_arm_process, server  # noqa: F401  pylint: disable=unused-import (the fixture `fake`)
+# fake_arm_process: the fixture `fake`
+from .fake_arm import SUBSCRIPTION, arm_env, fake_arm_process, server  # noqa: F401  pylint: disable=unused-import
 
 PLAYBOOK = os.path.join(PLAYBOOKS, "arc_connected_cluster.yml")
 CC = "/subscriptions/%s/resourcegroups/rg1/providers/microsoft.kubernetes/connectedclusters/c1" % SUBSCRIPTION

@@ -12,7 +12,8 @@ import pytest
 
 from .helpers import PLAYBOOKS, recap, run
 
-from .fake_arm import SUBSCRIPTION, arm_env, fake_arm_process, server  # noqa: F401  pylint: disable=unused-import (the fixture `fake`)
+# fake_arm_process: the fixture `fake`
+from .fake_arm import SUBSCRIPTION, arm_env, fake_arm_process, server  # noqa: F401  pylint: disable=unused-import
 
 PLAYBOOK = os.path.join(PLAYBOOKS, "arc_flux.yml")
 FLUX = ("/subscriptions/%s/resourcegroups/rg1/providers/microsoft.kubernetes/connectedclusters/c1"
