@@ -49,6 +49,16 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def bench_env(work: Path) -> dict:
+    """The environment of a benchmark's Ansible runs: the collection copied under work, nothing of the caller's ANSIBLE_*."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env.update(ANSIBLE_COLLECTIONS_PATH=str(work / "collections"), ANSIBLE_HOME=str(work / "home"),
+               ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1", CONTAINERS_CONF=str(ROOT / "lab/containers.conf"),
+               PYTHONDONTWRITEBYTECODE="1")
+    env["PATH"] = "%s:%s" % (ROOT / ".venv/bin", env.get("PATH", ""))
+    return env
+
+
 def tree_copy(dest: Path) -> Path:
     """The git-visible files of the collection under dest/ansible_collections/edgefleet/platform."""
     tree = dest / "ansible_collections" / "edgefleet" / "platform"
@@ -230,11 +240,7 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="edgefleet-bench-fleet-"))
     tree = tree_copy(work / "collections")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-    env.update(ANSIBLE_COLLECTIONS_PATH=str(work / "collections"), ANSIBLE_HOME=str(work / "home"),
-               ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1", CONTAINERS_CONF=str(ROOT / "lab/containers.conf"),
-               PYTHONDONTWRITEBYTECODE="1")
-    env["PATH"] = "%s:%s" % (ROOT / ".venv/bin", env.get("PATH", ""))
+    env = bench_env(work)
     if args.profile:
         env["ANSIBLE_CALLBACKS_ENABLED"] = "ansible.posix.profile_tasks"
     load = os.getloadavg()

@@ -50,7 +50,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fleet import run, tree_copy  # noqa: E402  (the benchmarks share the lab helpers)
+from fleet import bench_env, run, tree_copy  # noqa: E402  (the benchmarks share the lab helpers)
 
 CLUSTER = "vipbench-line1"
 
@@ -186,11 +186,7 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="edgefleet-bench-vip-"))
     tree = tree_copy(work / "collections")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-    env.update(ANSIBLE_COLLECTIONS_PATH=str(work / "collections"), ANSIBLE_HOME=str(work / "home"),
-               ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1", CONTAINERS_CONF=str(ROOT / "lab/containers.conf"),
-               PYTHONDONTWRITEBYTECODE="1")
-    env["PATH"] = "%s:%s" % (ROOT / ".venv/bin", env.get("PATH", ""))
+    env = bench_env(work)
     fleet = work / "fleet.yml"
     fleet_file(fleet)
     playbook = [str(ROOT / ".venv/bin/ansible-playbook")]
