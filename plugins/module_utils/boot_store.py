@@ -239,7 +239,7 @@ class BootStore:
             if address.ip:
                 report["ip"] = address.ip
             reports.append(report)
-        done, notes = [], []  # type: ignore[var-annotated]
+        done, notes = [], []  # type: t.Tuple[t.List[str], t.List[tuple]]
         for outcome in self.store._record_stage("os_install", reports, PHONE_HOME_ACTOR)["devices"]:
             index, call, token_mac = accepted[outcome["serial"]]
             if outcome["action"] in ("advanced", "retried", "kept"):
