@@ -64,11 +64,13 @@ if (( ${#background[@]} )); then
         ANSIBLE_HOME=$(mktemp -d /tmp/edgefleet-molecule-vm-home.XXXXXX)
         export ANSIBLE_HOME
         rc=0
-        for s in "${vm_scenarios[@]}"; do run "$s" "in the background" || rc=1; done
+        for s in "${vm_scenarios[@]}"; do run "$s" "in the background" || { rc=1; echo "$s" >> "$vm_log.failed"; }; done
         rm -rf "$ANSIBLE_HOME"
         if [[ -n ${MOLECULE_BACKGROUND_THEN:-} ]]; then
             start=$SECONDS
-            if "${MAKE:-make}" --no-print-directory "$MOLECULE_BACKGROUND_THEN"; then result=passed; else result=FAILED; rc=1; fi
+            if "${MAKE:-make}" --no-print-directory "$MOLECULE_BACKGROUND_THEN"; then result=passed; else
+                result=FAILED; rc=1; echo "$MOLECULE_BACKGROUND_THEN" >> "$vm_log.failed"
+            fi
             echo "molecule: $MOLECULE_BACKGROUND_THEN $result in $((SECONDS - start)) s"
             timing "$MOLECULE_BACKGROUND_THEN" "$((SECONDS - start))" "$result (in the background)"
         fi
@@ -93,8 +95,11 @@ if [[ -n $vm_pid ]]; then
     wait "$vm_pid" || vm_rc=$?
     echo "molecule: ---- output of ${background[*]} ----"
     cat "$vm_log"
-    rm -f "$vm_log"
-    if (( vm_rc )); then failed+=("${background[*]}"); fi
+    if (( vm_rc )); then
+        mapfile -t names < <(cat "$vm_log.failed" 2>/dev/null)
+        failed+=("${names[@]:-${background[*]}}")
+    fi
+    rm -f "$vm_log" "$vm_log.failed"
 fi
 
 if (( ${#failed[@]} )); then
