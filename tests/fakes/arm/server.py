@@ -187,7 +187,7 @@ class FakeArm:
             return bad("bad_request_102", "Required metadata header not specified")
         if headers.get("X-Forwarded-For") is not None:  # a proxied request is never meant for IMDS
             return bad("invalid_request", "Requests with an X-Forwarded-For header are not accepted")
-        names = [name for name, _ in pairs]
+        names = [pair[0] for pair in pairs]
         twice = sorted(set(name for name in names if names.count(name) > 1))
         if twice:
             return bad("invalid_request", "The request includes a parameter more than once: %s" % ", ".join(twice))
