@@ -97,15 +97,20 @@ def node_health(probe_text: t.Any, engine: t.Any, host: t.Any, options: t.Any = 
     """The storage node as a user would observe it, and what is wrong with it.
 
     ``options``: ``data_path`` (Longhorn's), ``disk`` (the dedicated disk's by-id
-    name, empty without one). In a container the kernel is the host's: iscsid is
+    name, empty without one), ``storage_node`` (false: nothing to read). Local
+    storage and no engine have nothing to read on the node; the record says so. In a container the kernel is the host's: iscsid is
     not started and modules are not loaded there, so those are recorded as not
     observable instead of judged. Returns {ok, problems, record}; the problems
     name the node and fail it in the stage.
     """
     engine, host = str(engine), str(host)
-    if engine not in HOST_MODULES:
-        raise StorageError("storage health: engine %r has no storage node to read (longhorn, rook_ceph)" % engine)
     options = options if isinstance(options, Mapping) else {}
+    if engine not in HOST_MODULES:
+        why = ("local storage (K3s's local-path provisioner) runs no daemon or kernel module to read" if engine == "local"
+               else "the cluster has no storage engine")
+        return {"ok": True, "problems": [], "record": {"read": "%s: %s" % (NOT_OBSERVABLE, why)}}
+    if not options.get("storage_node", True):
+        return {"ok": True, "problems": [], "record": {"read": "not a storage node: %s keeps no data here" % engine}}
     probe = parse_probe(probe_text)
     virt = probe.get("virt", "")
     container = virt not in ("", "none")
@@ -123,7 +128,9 @@ def node_health(probe_text: t.Any, engine: t.Any, host: t.Any, options: t.Any = 
             problems.append("kernel module%s %s not loaded" % ("s" if len(missing) > 1 else "", ", ".join(missing)))
 
     if engine == "longhorn":
-        active, enabled = probe.get("iscsid", "unknown"), probe.get("iscsid_enabled", "unknown")
+        # systemctl prints nothing for a unit that is not there
+        active = probe.get("iscsid") or "not installed"
+        enabled = probe.get("iscsid_enabled") or "not installed"
         if container:
             record["iscsid"] = "%s, not started: %s" % (enabled, why)
         else:
@@ -148,16 +155,32 @@ def node_health(probe_text: t.Any, engine: t.Any, host: t.Any, options: t.Any = 
 # --- Longhorn's volumes -------------------------------------------------------------------------
 
 
-def volume_health(resources: t.Any, engine: t.Any, kubeconfig: t.Any = "") -> dict[str, t.Any]:
+def volume_health(read: t.Any, engine: t.Any, kubeconfig: t.Any = "") -> dict[str, t.Any]:
     """Longhorn's Volume resources (longhorn.io), summarised: each volume's state and
-    robustness, and the ones that are not healthy. Without a kubeconfig (or for
-    another engine) the volumes are not observable from here, and the record says so."""
+    robustness, and the ones that are not healthy.
+
+    ``read``: what kubernetes.core.k8s_info returned (its ``resources``), or the
+    list of resources. Without a kubeconfig, for another engine, or where the
+    read was skipped or failed, the volumes are not observable from here, and
+    the result says why instead of reporting anything.
+    """
     engine = str(engine)
     if engine != "longhorn":
         return {"observable": False, "why": "%s: %s has no Longhorn volumes" % (NOT_OBSERVABLE, engine)}
     if not kubeconfig:
         return {"observable": False,
                 "why": "%s: no kubeconfig (longhorn_kubeconfig) to read Longhorn's volumes through the API" % NOT_OBSERVABLE}
+    if read is None:
+        read = {"skipped": True}
+    if isinstance(read, Mapping):
+        if read.get("failed"):
+            return {"observable": False, "why": "%s: reading Longhorn's volumes failed: %s"
+                    % (NOT_OBSERVABLE, read.get("msg") or "no reason given")}
+        if read.get("skipped") or "resources" not in read:
+            return {"observable": False,
+                    "why": "%s: Longhorn's volumes were not read (the cluster's first node stopped earlier)" % NOT_OBSERVABLE}
+        read = read["resources"]
+    resources = read
     if not isinstance(resources, (list, tuple)):
         raise StorageError("Longhorn's volumes must be a list of Volume resources, got %r" % (resources,))
     volumes, unhealthy = [], []
