@@ -60,8 +60,8 @@ def storage_volume_health(resources: t.Any, engine: t.Any, kubeconfig: t.Any = "
     return storage_health.volume_health(resources, engine, kubeconfig)
 
 
-def storage_initiator_plan(members: t.Any, host: t.Any) -> dict[str, t.Any]:
-    return storage_health.initiator_plan(members, host)
+def storage_initiator_plan(members: t.Any, host: t.Any, path: t.Any = storage_health.INITIATOR_FILE) -> dict[str, t.Any]:
+    return storage_health.initiator_plan(members, host, str(path))
 
 
 def storage_initiator_file(name: t.Any) -> str:

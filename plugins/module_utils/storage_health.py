@@ -223,7 +223,8 @@ def _initiator_text(value: t.Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def initiator_plan(members: t.Any, host: t.Any, var: str = "storage_prereqs__initiator") -> dict[str, t.Any]:
+def initiator_plan(members: t.Any, host: t.Any, path: t.Any = INITIATOR_FILE,
+                   var: str = "storage_prereqs__initiator") -> dict[str, t.Any]:
     """Whether ``host`` must get a new iSCSI initiator name.
 
     ``members``: host variables of the play's hosts; ``var`` holds what ``cat`` of
@@ -246,11 +247,11 @@ def initiator_plan(members: t.Any, host: t.Any, var: str = "storage_prereqs__ini
     text = _initiator_text(own.get(var))
     name = initiator_name(text)
     if text is None:
-        return {"name": "", "regenerate": True, "reason": "%s: %s is missing" % (host, INITIATOR_FILE)}
+        return {"name": "", "regenerate": True, "reason": "%s: %s is missing" % (host, path)}
     if not name:
         placeholder = INITIATOR_PLACEHOLDER in str(text)
         return {"name": "", "regenerate": True,
-                "reason": "%s: %s holds %s" % (host, INITIATOR_FILE,
+                "reason": "%s: %s holds %s" % (host, path,
                                                "the placeholder " + INITIATOR_PLACEHOLDER if placeholder else "no name")}
     if not _ISCSI_NAME.match(name):
         return {"name": name, "regenerate": True, "reason": "%s: %r is not an iSCSI name" % (host, name)}
