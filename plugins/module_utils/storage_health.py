@@ -173,12 +173,13 @@ def volume_health(read: t.Any, engine: t.Any, kubeconfig: t.Any = "") -> dict[st
     if read is None:
         read = {"skipped": True}
     if isinstance(read, Mapping):
-        if read.get("failed"):
-            return {"observable": False, "why": "%s: reading Longhorn's volumes failed: %s"
-                    % (NOT_OBSERVABLE, read.get("msg") or "no reason given")}
-        if read.get("skipped") or "resources" not in read:
+        if read.get("skipped"):
             return {"observable": False,
                     "why": "%s: Longhorn's volumes were not read (the cluster's first node stopped earlier)" % NOT_OBSERVABLE}
+        # a failed read (the stage keeps it from failing the node) has a message and no resources
+        if read.get("failed") or "resources" not in read:
+            return {"observable": False, "why": "%s: reading Longhorn's volumes failed: %s"
+                    % (NOT_OBSERVABLE, read.get("msg") or "no reason given")}
         read = read["resources"]
     resources = read
     if not isinstance(resources, (list, tuple)):

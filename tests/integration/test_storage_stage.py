@@ -110,3 +110,19 @@ def test_the_read_back_of_a_longhorn_cluster_without_a_kubeconfig_says_its_volum
         "node": {"read": "not a storage node: longhorn keeps no data here"},
         "volumes": {"observable": False,
                     "why": "not observable here: no kubeconfig (longhorn_kubeconfig) to read Longhorn's volumes through the API"}}
+
+
+def test_a_failed_read_of_longhorns_volumes_is_recorded_as_not_observable(tmp_path, ansible_env, db_url):
+    # a kubeconfig is given: kubernetes.core.k8s_info reads the volumes once per cluster from the controller;
+    # here it cannot (no kubernetes client, no API), and the record says so instead of failing the device
+    _ready(db_url)
+    plan = {"engine": "longhorn", "storage_nodes": ["plant-a-c-ipc9"], "disks": {}}
+    args = ["ansible-playbook", "-i", _inventory(tmp_path, db_url, local=["IPC-1"]), HEALTH,
+            "-e", "edgefleet_ztp_database=%s" % db_url, "-e", json.dumps({"storage_test_plan": plan}),
+            "-e", "longhorn_kubeconfig=%s" % (tmp_path / "line-1.kubeconfig")]
+    run(args, ansible_env)
+    device = _states(db_url)["IPC-1"]
+    assert device["state"] == "platform_ready", device
+    volumes = device["facts"]["storage"]["health"]["volumes"]
+    assert volumes["observable"] is False
+    assert volumes["why"].startswith("not observable here: reading Longhorn's volumes failed: "), volumes

@@ -181,6 +181,10 @@ def test_volumes_are_not_observable_without_a_kubeconfig_or_longhorn():
     assert sh.volume_health(None, "longhorn", "/k")["why"].startswith("not observable here: Longhorn's volumes were not read")
     failed = sh.volume_health({"failed": True, "msg": "connection refused"}, "longhorn", "/k")
     assert failed == {"observable": False, "why": "not observable here: reading Longhorn's volumes failed: connection refused"}
+    # failed_when: false keeps the read from failing the node: a message, no resources
+    kept = sh.volume_health({"failed": False, "failed_when_result": False, "msg": "no kubernetes client"}, "longhorn", "/k")
+    assert kept["why"] == "not observable here: reading Longhorn's volumes failed: no kubernetes client"
+    assert sh.volume_health({}, "longhorn", "/k")["why"] == "not observable here: reading Longhorn's volumes failed: no reason given"
 
 
 def test_volumes_read_through_the_api_with_the_unhealthy_ones_named():
