@@ -59,6 +59,7 @@ from ansible_collections.edgefleet.platform.plugins.module_utils.boot_rules impo
     boot_decision,
     choose_disk,
     install_intent,
+    plain_address,
 )
 from ansible_collections.edgefleet.platform.plugins.module_utils.boot_scripts import (
     ScriptUrls,
@@ -111,6 +112,8 @@ class ServerConfig(t.NamedTuple):
     verify_neighbour: bool = True
     arp_table: str = "/proc/net/arp"
     workers: int = 4
+    # the proxies whose X-Forwarded-For names the caller: the image server's nginx on this host
+    trusted_proxies: t.Tuple[str, ...] = ("127.0.0.1", "::1")
 
 
 def neighbour_mac(arp_table: str, ip: str) -> t.Optional[str]:
@@ -335,13 +338,15 @@ class BootService:
             body = json.loads(raw.decode("utf-8"))
         except ValueError as exc:
             raise BootRefused("malformed", "the body is not JSON: %s" % exc) from None
-        call = parse_phone_home(body)
+        call = dict(parse_phone_home(body), source=client)  # where the device is reached (boot_rules.phone_home_address)
         return call, neighbour_mac(self.config.arp_table, client) if self.config.verify_neighbour else None
 
     def phone_home_done(self, call: dict, outcome: t.Any, client: str) -> Response:
         if isinstance(outcome, BootRefused):
             return self.refuse(outcome, client, "phone_home")
-        LOG.info("phone-home of %s (%s) from %s: %s", call["serial"], outcome["mac"], client, outcome["state"])
+        LOG.info("phone-home of %s (%s) from %s: %s, ip %s", call["serial"], outcome["mac"], client, outcome["state"], outcome.get("ip"))
+        if outcome.get("address_note"):
+            LOG.warning("phone-home of %s: %s", call["serial"], outcome["address_note"])
         body = {"serial": call["serial"], "hostname": outcome.get("host"), "state": outcome["state"], "netboot": False}
         return Response(201, json.dumps(body).encode(), "application/json")
 
@@ -420,13 +425,20 @@ async def _read_request(reader: asyncio.StreamReader) -> t.Tuple[str, str, dict,
     return method, target, headers, body
 
 
-def caller_address(writer: asyncio.StreamWriter, headers: dict) -> str:
-    """The caller: the image server's nginx on loopback passes the device's address on."""
-    peer = (writer.get_extra_info("peername") or ("?",))[0]
-    forwarded = headers.get("x-forwarded-for", "")
-    if peer in ("127.0.0.1", "::1") and forwarded:
-        return forwarded.split(",")[-1].strip()
-    return peer
+def caller_address(peer: str, headers: dict, trusted_proxies: t.Sequence[str]) -> str:
+    """The caller's address: the peer's, or the device's when the peer is a trusted proxy.
+
+    Only a trusted proxy's X-Forwarded-For is believed (the image server's
+    nginx, which sets it to the address it was called from, replacing what the
+    caller sent); its last entry is what that proxy saw. A device calling the
+    boot server directly cannot name another address with the header. A trusted
+    proxy that names no valid address gets a caller no address is recorded for.
+    """
+    address = plain_address(peer) or str(peer)
+    if address not in trusted_proxies:
+        return address
+    forwarded = plain_address(headers.get("x-forwarded-for", "").split(",")[-1])
+    return forwarded or "unknown (via proxy %s)" % address
 
 
 async def _respond(service: BootService, method: str, target: str, headers: dict, body: bytes, client: str) -> Response:
@@ -453,7 +465,9 @@ def _handler(service: BootService) -> t.Callable[[asyncio.StreamReader, asyncio.
         try:
             try:
                 method, target, headers, body = await asyncio.wait_for(_read_request(reader), READ_TIMEOUT)
-                response = await _respond(service, method, target, headers, body, caller_address(writer, headers))
+                peer = (writer.get_extra_info("peername") or ("?",))[0]
+                client = caller_address(peer, headers, service.config.trusted_proxies)
+                response = await _respond(service, method, target, headers, body, client)
             except _BadRequest as exc:
                 response = Response(exc.status, b"bad request\n")
             except asyncio.TimeoutError:
@@ -494,7 +508,8 @@ def load_config(path: str) -> t.Tuple[ServerConfig, str, int]:
         database=database, urls=ScriptUrls(raw["boot_url"], raw["image_url"]), answers=answers,
         default_image=raw.get("default_image"), token_ttl=float(raw.get("token_ttl", DEFAULT_TTL_SECONDS)),
         files_dir=raw.get("files_dir"), verify_neighbour=bool(raw.get("verify_neighbour", True)),
-        workers=int(raw.get("workers", 4)))
+        workers=int(raw.get("workers", 4)),
+        trusted_proxies=tuple(plain_address(p) or p for p in raw.get("trusted_proxies", ServerConfig._field_defaults["trusted_proxies"])))
     return config, raw.get("listen", "0.0.0.0"), int(raw.get("port", 8080))
 
 

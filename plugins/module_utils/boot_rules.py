@@ -183,6 +183,67 @@ def boot_decision(device: t.Optional[dict], netboot: bool, awaiting_phone_home: 
     return BootDecision("install", "%s: needs its OS" % state, install_method(device))
 
 
+# The address a device is reached at --------------------------------------------------
+
+class PhoneHomeAddress(t.NamedTuple):
+    """What a phone-home's source address does to the device's ``ip`` (the inventory's ansible_host)."""
+
+    seen: t.Optional[str]  # the caller's address, when one the controller can reach
+    ip: t.Optional[str]  # the address to record (None: the record's ip stays as it is)
+    note: t.Optional[str]  # why the record's ip does not say where the call came from
+
+
+def plain_address(text: t.Optional[str]) -> t.Optional[str]:
+    """An IP address in its canonical form (an IPv4-mapped IPv6 address as IPv4); None if it is none."""
+    try:
+        address = ipaddress.ip_address((text or "").strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return str(address)
+
+
+def reachable_address(source: t.Optional[str]) -> t.Optional[str]:
+    """``source`` as a plain IP address when the controller could reach a device there: not
+    loopback, unspecified, link-local (no zone to go with it) or multicast."""
+    plain = plain_address(source)
+    if plain is None:
+        return None
+    address = ipaddress.ip_address(plain)
+    if address.is_loopback or address.is_unspecified or address.is_link_local or address.is_multicast:
+        return None
+    return plain
+
+
+def phone_home_address(device: dict, source: t.Optional[str]) -> PhoneHomeAddress:
+    """The device's address after a phone-home from ``source`` (the caller, seen by the boot server).
+
+    A device installed with DHCP gets the address it called from, so the
+    configure stage reaches it with no one typing it in. The record's ip is an
+    operator's and is kept (the mismatch noted, never overwritten) when the
+    install plan is static (``edgefleet.io/net: static``), or when it is not the
+    address a previous phone-home recorded (``facts.phone_home.address``):
+    a reinstall that got a new lease replaces the old lease, not an address
+    someone planned. A source the controller cannot reach records nothing.
+    """
+    seen = reachable_address(source)
+    current = device.get("ip") or None
+    if seen is None:
+        if current:
+            return PhoneHomeAddress(None, None, None)
+        return PhoneHomeAddress(None, None, "no address recorded: the call came from %s, not an address to reach the device at"
+                                % (source or "an unknown address"))
+    if current == seen:
+        return PhoneHomeAddress(seen, None, None)
+    static = _label(device, "net") == "static"
+    previous = ((device.get("facts") or {}).get("phone_home") or {}).get("address")
+    if current is None or (not static and current == previous):
+        return PhoneHomeAddress(seen, seen, None)
+    kept = "its static address" if static else "the address its record was given"
+    return PhoneHomeAddress(seen, None, "the phone-home came from %s: %s %s is kept" % (seen, kept, current))
+
+
 # Disk choice -----------------------------------------------------------------------
 
 def parse_disk_rule(where: str, rule: str) -> t.Tuple[str, str]:

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, edgefleet.platform contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The network boot's reads and writes on a ZtpStore (schema version 5).
+"""The network boot's reads and writes on a ZtpStore (its tables: schema migration 7).
 
 Netboot flags, one-time install tokens, machines seen with an unknown MAC and
 the log of refused calls. Lifecycle moves go through ZtpStore's stage write
@@ -16,6 +16,7 @@ import json
 import time
 import typing as t
 
+from ansible_collections.edgefleet.platform.plugins.module_utils.boot_rules import phone_home_address
 from ansible_collections.edgefleet.platform.plugins.module_utils.boot_tokens import (
     DEFAULT_TTL_SECONDS,
     BootRefused,
@@ -113,7 +114,12 @@ class BootStore:
             "INSERT INTO boot_log (at, event, mac, serial, client, detail) VALUES (?, ?, ?, ?, ?, ?)", row))
 
     def set_netboot(self, serial: str, enabled: bool) -> bool:
-        """Switch netboot for a device; returns whether it changed."""
+        """Switch netboot for a device; returns whether it changed.
+
+        Switched back on (a reinstall), the device's live tokens are revoked: a
+        token of the install before must not phone home for the next one.
+        Switched on while already on (the os_install stage does on every run)
+        leaves an install in flight alone."""
         serial = check_serial("netboot", serial)
 
         def write() -> bool:
@@ -127,6 +133,9 @@ class BootStore:
         current = bool(rows[0][0]) if rows else True
         if rows and current != enabled:
             self.engine.execute("UPDATE device_boot SET netboot = ?, updated_at = ? WHERE serial = ?", (int(enabled), self.now(), serial))
+            if enabled:
+                self.engine.execute("UPDATE boot_tokens SET revoked_at = ?, revoked_why = ? WHERE serial = ? AND revoked_at IS NULL",
+                                    (self.now(), "netboot switched on again (reinstall)", serial))
         elif not rows:
             self.engine.execute("INSERT INTO device_boot (serial, netboot, updated_at) VALUES (?, ?, ?)",
                                 (serial, int(enabled), self.now()))
@@ -161,7 +170,9 @@ class BootStore:
     def phone_home(self, call: dict, neighbour_mac: t.Optional[str] = None) -> dict:
         """A parsed phone-home (boot_tokens.parse_phone_home): the os_install stage's
         success for that device, its hardware recorded, netboot off, the token
-        revoked; a refusal raises BootRefused and changes nothing."""
+        revoked; a refusal raises BootRefused and changes nothing. ``call["source"]``,
+        when given, is the address the call came from (boot_rules.phone_home_address
+        decides what it does to the device's ip)."""
         outcome = self.phone_home_batch([(call, neighbour_mac)])[0]
         if isinstance(outcome, BootRefused):
             raise outcome
@@ -214,20 +225,30 @@ class BootStore:
         if not accepted:
             return results
         devices = dict((d["serial"], d) for d in self.store.devices(serial=sorted(accepted)))
-        reports = []
+        reports, addresses = [], {}
         for serial, (_index, call, _mac) in sorted(accepted.items()):
             facts = dict(devices[serial]["facts"])
-            facts["phone_home"] = {"at": now, "macs": call["macs"], "ssh_host_keys": call["ssh_host_keys"], "reported": call["facts"]}
+            address = addresses[serial] = phone_home_address(devices[serial], call.get("source"))
+            facts["phone_home"] = {"at": now, "macs": call["macs"], "ssh_host_keys": call["ssh_host_keys"], "reported": call["facts"],
+                                   "address": address.seen}
+            if address.note:
+                facts["phone_home"]["address_note"] = address.note
             report = {"serial": serial, "host": devices[serial]["hostname"], "facts": facts}
             if call["hardware"]:
                 report["hardware"] = call["hardware"]
+            if address.ip:
+                report["ip"] = address.ip
             reports.append(report)
-        done = []
+        done, notes = [], []  # type: t.Tuple[t.List[str], t.List[tuple]]
         for outcome in self.store._record_stage("os_install", reports, PHONE_HOME_ACTOR)["devices"]:
             index, call, token_mac = accepted[outcome["serial"]]
             if outcome["action"] in ("advanced", "retried", "kept"):
-                results[index] = dict(outcome, mac=token_mac, netboot=False)
+                address = addresses[outcome["serial"]]
+                ip = address.ip or devices[outcome["serial"]]["ip"]
+                results[index] = dict(outcome, mac=token_mac, netboot=False, ip=ip, address=address.seen, address_note=address.note)
                 done.append(outcome["serial"])
+                if address.note:  # the operator's to look at: the inventory may not reach the device
+                    notes.append((now, "phone_home_address", token_mac, outcome["serial"], address.seen, address.note))
             else:  # nothing was written for it: plan_stage leaves such a device untouched
                 results[index] = BootRefused("not_due", "device %s is %s: %s" % (outcome["serial"], outcome["before"], outcome["note"]),
                                              outcome["serial"], token_mac)
@@ -236,6 +257,7 @@ class BootStore:
                                 % placeholders(len(chunk)), [now, "phoned home"] + list(chunk))
             self.engine.execute("DELETE FROM device_boot WHERE serial IN (%s)" % placeholders(len(chunk)), list(chunk))
         self.engine.executemany("INSERT INTO device_boot (serial, netboot, updated_at) VALUES (?, 0, ?)", [(s, now) for s in done])
+        self.engine.executemany("INSERT INTO boot_log (at, event, mac, serial, client, detail) VALUES (?, ?, ?, ?, ?, ?)", notes)
         return results
 
     def record_unknown(self, mac: str, attributes: dict, client: t.Optional[str] = None) -> dict:

@@ -71,7 +71,7 @@ from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_schema impo
 
 PG_RETRIES = 5
 IMPORT_KEYS = ("regions", "sites", "clusters", "devices")
-STAGE_REPORT_KEYS = ("serial", "host", "failure", "hardware", "facts")
+STAGE_REPORT_KEYS = ("serial", "host", "failure", "hardware", "facts", "ip")
 
 
 def new_result() -> dict:
@@ -266,7 +266,8 @@ class ZtpStore:
     def record_stage(self, stage: str, reports: t.List[dict], actor: str) -> dict:
         """One stage's outcome for every reported device, in one transaction.
 
-        ``reports``: ``{serial, host?, failure?, hardware?, facts?}`` per device.
+        ``reports``: ``{serial, host?, failure?, hardware?, facts?, ip?}`` per device
+        (``ip``: where the device was seen, e.g. its phone-home's address).
         What happens to each device is ztp_model.plan_stage's decision; the
         device batch checks and writes every move. Returns ``devices`` (per
         report: serial, host, action, before, state, note, reason on failure),
@@ -297,7 +298,7 @@ class ZtpStore:
             plan = plan_stage(stage, where, state, failed_stage, report.get("failure"))
             item = {"serial": report["serial"], "moves": [dict(zip(("state", "stage", "reason"), m)) for m in plan.moves]}
             if plan.store:
-                item.update((k, report[k]) for k in ("hardware", "facts") if report.get(k) is not None)
+                item.update((k, report[k]) for k in ("hardware", "facts", "ip") if report.get(k) is not None)
             if len(item) > 2 or item["moves"]:
                 items.append(item)
             after = plan.moves[-1][0] if plan.moves else state

@@ -268,3 +268,85 @@ def test_the_disk_picker_reports_this_machines_disks(server, fleet):
         assert (done.returncode, done.stdout) == (0, "/dev/%s\n" % big[0])
     else:
         assert done.returncode == 1 and ("matches %d disks" % len(big) if big else "matches no disk") in done.stderr
+
+
+def post_from(server, body, headers=(), source="127.0.0.1"):
+    """A phone-home sent from a chosen local address, with extra headers (as a proxy would send it)."""
+    data = json.dumps(body).encode()
+    head = "POST /phone-home HTTP/1.1\r\nHost: boot\r\nContent-Type: application/json\r\nContent-Length: %d\r\n" % len(data)
+    head += "".join("%s: %s\r\n" % item for item in headers) + "\r\n"
+    with socket.socket() as sock:
+        sock.settimeout(30)
+        sock.bind((source, 0))
+        sock.connect(("127.0.0.1", server.port))
+        sock.sendall(head.encode() + data)
+        reply = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    return int(reply.split(b" ", 2)[1])
+
+
+def device(url, serial):
+    with ZtpStore(url) as store:
+        return store.devices(serial=[serial])[0]
+
+
+def test_the_phone_home_records_the_address_a_dhcp_device_is_reached_at(server, fleet):
+    """Behind the image server's nginx (on loopback, X-Forwarded-For replaced by the address it saw)."""
+    token = token_for(server, A)
+    assert post_from(server, phone(token, "SN-A", A), [("X-Forwarded-For", "192.0.2.31")]) == 201
+    dev = device(fleet, "SN-A")
+    assert (dev["state"], dev["ip"], dev["facts"]["phone_home"]["address"]) == ("os_installed", "192.0.2.31", "192.0.2.31")
+    # the inventory's ansible_host is that address: the configure stage reaches the device with no one typing it in
+    assert "phone-home of SN-A (52:54:00:0a:00:01) from 192.0.2.31: os_installed, ip 192.0.2.31" in server.stop()
+
+
+def test_a_forwarded_address_from_another_caller_is_ignored(server, fleet):
+    """Only the proxy the role configures (127.0.0.1, ::1) may name the caller: another local
+    address claiming one is recorded as itself, which is no address to reach a device at."""
+    token = token_for(server, A)
+    assert post_from(server, phone(token, "SN-A", A), [("X-Forwarded-For", "192.0.2.66"), ("X-Real-IP", "192.0.2.66")],
+                     source="127.0.0.2") == 201
+    dev = device(fleet, "SN-A")
+    assert dev["state"] == "os_installed" and dev["ip"] is None and dev["facts"]["phone_home"]["address"] is None
+    assert refusals(fleet)[-1] == ("phone_home_address", "SN-A")
+
+
+def test_a_static_address_is_kept_when_the_call_comes_from_another(server, fleet):
+    with ZtpStore(fleet) as store:
+        store.save_devices([{"serial": "SN-B", "ip": "192.0.2.50", "labels": {
+            "edgefleet.io/net": "static", "edgefleet.io/net-prefix": "24", "edgefleet.io/net-gateway": "192.0.2.1"}}], "test")
+    token = token_for(server, B)
+    assert post_from(server, phone(token, "SN-B", B), [("X-Forwarded-For", "192.0.2.31")]) == 201
+    dev = device(fleet, "SN-B")
+    assert (dev["state"], dev["ip"]) == ("os_installed", "192.0.2.50")
+    note = "the phone-home came from 192.0.2.31: its static address 192.0.2.50 is kept"
+    assert dev["facts"]["phone_home"]["address_note"] == note
+    with ZtpStore(fleet) as store:
+        assert [(r["event"], r["client"], r["detail"]) for r in BootStore(store).log_rows()] == [("phone_home_address", "192.0.2.31", note)]
+    assert "WARNING phone-home of SN-B: " + note in server.stop()
+
+
+def test_an_earlier_token_stops_working_once_another_is_issued_or_netboot_is_switched_on_again(server, fleet):
+    first = token_for(server, C)
+    second = token_for(server, C)  # the install fetched phone-home.env again: the first is superseded
+    before = state(fleet)
+    assert server.post("/phone-home", phone(first, "SN-C", C))[0] == 403
+    assert state(fleet) == before
+    # the operator reinstalls: netboot off, then on again (ztp_boot); the live token is cancelled
+    with ZtpStore(fleet) as store:
+        boot = BootStore(store)
+        assert boot.set_netboot("SN-C", False) and boot.set_netboot("SN-C", True)
+    before = state(fleet)
+    assert server.post("/phone-home", phone(second, "SN-C", C))[0] == 403
+    assert state(fleet) == before
+    assert [e for e in refusals(fleet) if e[1] == "SN-C"] == [("phone_home_refused:replayed", "SN-C")] * 2
+    with ZtpStore(fleet) as store:
+        why = [r["detail"] for r in BootStore(store).log_rows() if r["serial"] == "SN-C"]
+    assert "superseded by a newer answer file" in why[0] and "netboot switched on again (reinstall)" in why[1]
+    # the reinstall's own token works
+    third = token_for(server, C)
+    assert server.post("/phone-home", phone(third, "SN-C", C))[0] == 201

@@ -24,10 +24,12 @@ import yaml
 from ansible_collections.edgefleet.platform.plugins.module_utils.boot_store import BootStore
 from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_db import ZtpStore
 from ansible_collections.edgefleet.platform.tests.integration.helpers import recap, run
-from ansible_collections.edgefleet.platform.tests.integration.test_boot_server import Server, phone, token_for
+from ansible_collections.edgefleet.platform.tests.integration.test_boot_server import Server, phone, post_from, token_for
 
 REPO = os.environ.get("EDGEFLEET_REPO_ROOT") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 STAGE = os.path.join(REPO, "playbooks", "stages", "os_install.yml")
+# the stage, then a play showing where the run's next stage logs in to each device
+STAGE_THEN_CONFIGURE = os.path.join(REPO, "tests", "integration", "playbooks", "os_install_then_configure.yml")
 DISCOVER = os.path.join(REPO, "playbooks", "stages", "discover.yml")
 A, B, C, D = "52:54:00:0b:00:01", "52:54:00:0b:00:02", "52:54:00:0b:00:03", "52:54:00:0b:00:04"
 IMAGE = {"edgefleet.io/install": "image"}
@@ -82,24 +84,28 @@ def test_the_stage_waits_for_the_phone_home_and_records_a_timeout(tmp_path, ansi
                     break
             time.sleep(0.2)
         phoned["at"] = time.time()
-        phoned["answer"] = server.post("/phone-home", phone(token_for(server, A), "SN-A", A))
+        # through the image server's nginx, which names the DHCP address it was called from
+        phoned["answer"] = post_from(server, phone(token_for(server, A), "SN-A", A), [("X-Forwarded-For", "192.0.2.31")])
 
     thread = threading.Thread(target=installer)
     try:
         thread.start()
         started = time.time()
-        proc = _play(STAGE, inventory, db_url, ansible_env)
+        proc = _play(STAGE_THEN_CONFIGURE, inventory, db_url, ansible_env)
         took = time.time() - started
         thread.join(timeout=TIMEOUT)
     finally:
         server.stop()
-    assert phoned["answer"][0] == 201, phoned
+    assert phoned["answer"] == 201, phoned
     now = _records(db_url)
     # moved by its phone-home while the stage waited: the boot server wrote it, the stage kept it
     assert now["SN-A"]["state"] == "os_installed"
     assert [(e["to"], e["reason"]) for e in now["SN-A"]["events"][-2:]] == [
         ("discovered", "discovered by its network boot"), ("os_installed", "os_install stage")]
     assert "plant-a-c-sna (SN-A): os_installed (already os_installed)" in proc.stdout
+    # recorded at the address it called from, which the same run's next stage logs in to
+    assert now["SN-A"]["ip"] == "192.0.2.31"
+    assert '"msg": "plant-a-c-sna is reached at 192.0.2.31"' in proc.stdout, proc.stdout
     # waited the bound, no longer, and recorded the reason
     assert now["SN-B"]["state"] == "failed" and now["SN-B"]["failed_stage"] == "os_install"
     assert now["SN-B"]["failure_reason"].endswith("no phone-home within %d s (netboot stays on: its phone-home still "

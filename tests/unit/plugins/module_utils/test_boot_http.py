@@ -25,19 +25,25 @@ def test_neighbour_mac_reads_complete_entries_only(tmp_path):
     assert boot_http.neighbour_mac(str(tmp_path / "missing"), "10.20.0.31") is None
 
 
-class Writer:
-    def __init__(self, peer):
-        self.peer = peer
-
-    def get_extra_info(self, name):
-        return (self.peer, 40000) if name == "peername" else None
+TRUSTED = ("127.0.0.1", "::1")
 
 
-def test_forwarded_address_is_trusted_from_loopback_only():
-    assert boot_http.caller_address(Writer("127.0.0.1"), {"x-forwarded-for": "10.20.0.31"}) == "10.20.0.31"
-    assert boot_http.caller_address(Writer("127.0.0.1"), {"x-forwarded-for": "1.2.3.4, 10.20.0.31"}) == "10.20.0.31"
-    assert boot_http.caller_address(Writer("10.20.0.40"), {"x-forwarded-for": "10.20.0.31"}) == "10.20.0.40"
-    assert boot_http.caller_address(Writer("127.0.0.1"), {}) == "127.0.0.1"
+def test_forwarded_address_is_trusted_from_the_configured_proxies_only():
+    caller = boot_http.caller_address
+    assert caller("127.0.0.1", {"x-forwarded-for": "10.20.0.31"}, TRUSTED) == "10.20.0.31"
+    assert caller("127.0.0.1", {"x-forwarded-for": "1.2.3.4, 10.20.0.31"}, TRUSTED) == "10.20.0.31"  # what the proxy saw
+    assert caller("::ffff:127.0.0.1", {"x-forwarded-for": "10.20.0.31"}, TRUSTED) == "10.20.0.31"  # dual-stack socket
+    assert caller("::1", {"x-forwarded-for": "fd00::31"}, TRUSTED) == "fd00::31"
+    # a device calling directly cannot name another address
+    assert caller("10.20.0.40", {"x-forwarded-for": "10.20.0.31"}, TRUSTED) == "10.20.0.40"
+    assert caller("::ffff:10.20.0.40", {}, TRUSTED) == "10.20.0.40"
+    # another local address is not the proxy the role configures
+    assert caller("127.0.0.2", {"x-forwarded-for": "10.20.0.31"}, TRUSTED) == "127.0.0.2"
+    # the proxy names no valid address: no caller address to record
+    assert caller("127.0.0.1", {}, TRUSTED) == "unknown (via proxy 127.0.0.1)"
+    assert caller("127.0.0.1", {"x-forwarded-for": "10.20.0.31, evil"}, TRUSTED) == "unknown (via proxy 127.0.0.1)"
+    # a remote proxy, when the site configures it
+    assert caller("10.20.0.2", {"x-forwarded-for": "10.20.0.31"}, ("10.20.0.2",)) == "10.20.0.31"
 
 
 def test_config_takes_the_database_from_the_environment_only(tmp_path, monkeypatch):
@@ -52,3 +58,4 @@ def test_config_takes_the_database_from_the_environment_only(tmp_path, monkeypat
     config, host, port = boot_http.load_config(str(path))
     assert (config.database, host, port) == ("sqlite:////var/lib/edgefleet-boot/ztp.db", "0.0.0.0", 8081)
     assert config.answers.ssh_keys == ("ssh-ed25519 AAAA x@y",) and config.verify_neighbour is True
+    assert config.trusted_proxies == ("127.0.0.1", "::1")

@@ -185,3 +185,46 @@ def test_device_scripts():
     discovery = device_script(r.boot_decision(None, False), None, None, urls, "52:54:00:99:99:99")
     assert "chain --autofree http://192.0.2.1:8080/boot/52-54-00-99-99-99.ipxe" in discovery
     assert "${mac:hexhyp}.ipxe?serial=${serial:uristring}" in entry_script(urls)
+
+
+# The address a device is reached at ------------------------------------------------
+
+def _device(ip=None, net=None, previous=None):
+    labels = {"edgefleet.io/net": net} if net else {}
+    facts = {"phone_home": {"address": previous}} if previous else {}
+    return {"serial": "SN-1", "mac": "52:54:00:00:00:01", "ip": ip, "labels": labels, "facts": facts}
+
+
+@pytest.mark.parametrize("source, want", [
+    ("10.20.0.31", "10.20.0.31"), (" fd00::31 ", "fd00::31"), ("::ffff:10.20.0.31", "10.20.0.31"),
+    ("127.0.0.1", None), ("::1", None), ("0.0.0.0", None), ("169.254.1.2", None), ("fe80::1", None),
+    ("224.0.0.1", None), ("unknown (via proxy 127.0.0.1)", None), (None, None), ("", None),
+])
+def test_only_an_address_the_controller_can_reach_counts(source, want):
+    assert r.reachable_address(source) == want
+
+
+def test_a_dhcp_device_is_recorded_at_the_address_it_phoned_home_from():
+    assert r.phone_home_address(_device(), "10.20.0.31") == r.PhoneHomeAddress("10.20.0.31", "10.20.0.31", None)
+    # a reinstall with a new lease replaces the address the previous phone-home recorded
+    assert r.phone_home_address(_device("10.20.0.31", previous="10.20.0.31"), "10.20.0.77").ip == "10.20.0.77"
+    # the same address again: nothing to write
+    assert r.phone_home_address(_device("10.20.0.31"), "10.20.0.31") == r.PhoneHomeAddress("10.20.0.31", None, None)
+
+
+def test_an_address_an_operator_gave_is_kept_and_the_mismatch_noted():
+    static = r.phone_home_address(_device("10.20.0.50", net="static"), "10.20.0.31")
+    assert (static.seen, static.ip) == ("10.20.0.31", None)
+    assert static.note == "the phone-home came from 10.20.0.31: its static address 10.20.0.50 is kept"
+    # even when a previous phone-home came from there: static is the plan
+    assert r.phone_home_address(_device("10.20.0.50", net="static", previous="10.20.0.50"), "10.20.0.31").ip is None
+    # a DHCP device whose record was given an address (a reservation, say) that no phone-home recorded
+    given = r.phone_home_address(_device("10.20.0.50", previous="10.20.0.9"), "10.20.0.31")
+    assert given.ip is None and given.note == "the phone-home came from 10.20.0.31: the address its record was given 10.20.0.50 is kept"
+
+
+def test_a_source_that_cannot_be_reached_records_nothing():
+    assert r.phone_home_address(_device("10.20.0.50"), "127.0.0.1") == r.PhoneHomeAddress(None, None, None)
+    none = r.phone_home_address(_device(), "unknown (via proxy 127.0.0.1)")
+    assert (none.seen, none.ip) == (None, None)
+    assert none.note == "no address recorded: the call came from unknown (via proxy 127.0.0.1), not an address to reach the device at"

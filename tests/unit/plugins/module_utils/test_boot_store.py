@@ -36,9 +36,11 @@ def boot(db_url):
         yield BootStore(store, Clock())
 
 
-def call(token, serial="SN-0001", macs=(MAC1,), **extra):
-    return parse_phone_home(dict({"token": token, "serial": serial, "macs": list(macs),
-                                  "hardware": {"cpu_cores": 4, "memory_mb": 8192}}, **extra))
+def call(token, serial="SN-0001", macs=(MAC1,), source=None, **extra):
+    """A parsed phone-home; ``source`` is the caller's address, the boot server's to add (never the body's)."""
+    parsed = parse_phone_home(dict({"token": token, "serial": serial, "macs": list(macs),
+                                    "hardware": {"cpu_cores": 4, "memory_mb": 8192}}, **extra))
+    return dict(parsed, source=source) if source is not None else parsed
 
 
 def snapshot(boot):
@@ -161,6 +163,52 @@ def test_netboot_flag(boot):
     assert boot.set_netboot("SN-0002", True) is True
     with pytest.raises(ZtpError, match="device SN-9: field 'serial': is not in the ZTP database"):
         boot.set_netboot("SN-9", True)
+
+
+def test_netboot_switched_on_again_cancels_the_live_token(boot):
+    token = boot.issue_token("SN-0001", MAC1)
+    boot.set_netboot("SN-0001", True)  # already on (the os_install stage, every run): the install in flight goes on
+    assert boot.awaiting_phone_home("SN-0001") is True
+    boot.set_netboot("SN-0001", False)
+    assert boot.awaiting_phone_home("SN-0001") is True  # off alone does not cancel it
+    assert boot.set_netboot("SN-0001", True) is True  # back on: a reinstall
+    assert boot.awaiting_phone_home("SN-0001") is False
+    before = snapshot(boot)
+    with pytest.raises(BootRefused, match="replayed: token was revoked at .* \\(netboot switched on again \\(reinstall\\)\\)"):
+        boot.phone_home(call(token))
+    assert snapshot(boot) == before
+
+
+def test_the_phone_home_records_where_a_dhcp_device_is_reached(boot):
+    outcome = boot.phone_home(call(boot.issue_token("SN-0001", MAC1), source="10.20.0.31"))
+    assert (outcome["ip"], outcome["address"], outcome["address_note"]) == ("10.20.0.31", "10.20.0.31", None)
+    dev = boot.store.devices(serial=["SN-0001"])[0]
+    assert dev["ip"] == "10.20.0.31" and dev["facts"]["phone_home"]["address"] == "10.20.0.31"
+    # reinstalled, it came back with another lease: the address follows
+    boot.set_netboot("SN-0001", True)
+    boot.store.save_devices([{"serial": "SN-0001", "state": "registered"}], "test")
+    boot.phone_home(call(boot.issue_token("SN-0001", MAC1), source="10.20.0.77"))
+    assert boot.store.devices(serial=["SN-0001"])[0]["ip"] == "10.20.0.77"
+    assert not [r for r in boot.log_rows() if r["event"] == "phone_home_address"]
+
+
+def test_a_static_address_is_kept_and_the_mismatch_logged(boot):
+    boot.store.save_devices([{"serial": "SN-0002", "ip": "10.20.0.50", "labels": {"edgefleet.io/net": "static"}}], "test")
+    outcome = boot.phone_home(call(boot.issue_token("SN-0002", MAC2), serial="SN-0002", macs=(MAC2,), source="10.20.0.31"))
+    assert outcome["state"] == "os_installed" and outcome["ip"] == "10.20.0.50"
+    dev = boot.store.devices(serial=["SN-0002"])[0]
+    assert dev["ip"] == "10.20.0.50"
+    note = "the phone-home came from 10.20.0.31: its static address 10.20.0.50 is kept"
+    assert dev["facts"]["phone_home"]["address"] == "10.20.0.31" and dev["facts"]["phone_home"]["address_note"] == note
+    assert [(r["event"], r["serial"], r["client"], r["detail"]) for r in boot.log_rows()] == [
+        ("phone_home_address", "SN-0002", "10.20.0.31", note)]
+
+
+def test_a_local_caller_records_no_address(boot):
+    boot.phone_home(call(boot.issue_token("SN-0001", MAC1), source="127.0.0.1"))
+    dev = boot.store.devices(serial=["SN-0001"])[0]
+    assert dev["ip"] is None and dev["facts"]["phone_home"]["address"] is None
+    assert [r["event"] for r in boot.log_rows()] == ["phone_home_address"]
 
 
 # Unknown machines ----------------------------------------------------------------------
