@@ -8,7 +8,10 @@
 # (hack/k3s-real-available.sh). With MOLECULE_THEN=<make target> (make test's
 # molecule-lab step: lab-test-run), that target runs in the foreground after the
 # container scenarios, while the VM tier is still running, and gets a row of its
-# own. Exits non-zero if any scenario (or that target) failed, naming it.
+# own. With MOLECULE_BACKGROUND_THEN=<make target> (make test: pxe-e2e-run, the
+# network boot end to end, another TCG guest), that target runs in the background
+# after the VM-tier scenarios, with a row of its own.
+# Exits non-zero if any scenario (or target) failed, naming it.
 # Expects PATH, ANSIBLE_COLLECTIONS_PATH and CONTAINERS_CONF as the Makefile sets
 # them (and MAKE with MOLECULE_THEN).
 set -uo pipefail
@@ -49,9 +52,10 @@ run() {  # run SCENARIO [NOTE]: one `molecule test`, with its time
 failed=()
 vm_log=""
 vm_pid=""
-if (( ${#vm_scenarios[@]} )); then
+background=("${vm_scenarios[@]}" ${MOLECULE_BACKGROUND_THEN:+"$MOLECULE_BACKGROUND_THEN"})
+if (( ${#background[@]} )); then
     vm_log=$(mktemp /tmp/edgefleet-molecule-vm.XXXXXX)
-    echo "molecule: ${vm_scenarios[*]} running in the background (output follows when done)"
+    echo "molecule: ${background[*]} running in the background (output follows when done)"
     (
         # Molecule's prerun installs the collection (--force) into
         # $ANSIBLE_HOME/collections at the start of every scenario: an
@@ -60,8 +64,16 @@ if (( ${#vm_scenarios[@]} )); then
         ANSIBLE_HOME=$(mktemp -d /tmp/edgefleet-molecule-vm-home.XXXXXX)
         export ANSIBLE_HOME
         rc=0
-        for s in "${vm_scenarios[@]}"; do run "$s" "in the background" || rc=1; done
+        for s in "${vm_scenarios[@]}"; do run "$s" "in the background" || { rc=1; echo "$s" >> "$vm_log.failed"; }; done
         rm -rf "$ANSIBLE_HOME"
+        if [[ -n ${MOLECULE_BACKGROUND_THEN:-} ]]; then
+            start=$SECONDS
+            if "${MAKE:-make}" --no-print-directory "$MOLECULE_BACKGROUND_THEN"; then result=passed; else
+                result=FAILED; rc=1; echo "$MOLECULE_BACKGROUND_THEN" >> "$vm_log.failed"
+            fi
+            echo "molecule: $MOLECULE_BACKGROUND_THEN $result in $((SECONDS - start)) s"
+            timing "$MOLECULE_BACKGROUND_THEN" "$((SECONDS - start))" "$result (in the background)"
+        fi
         exit "$rc"
     ) > "$vm_log" 2>&1 &
     vm_pid=$!
@@ -81,14 +93,17 @@ fi
 if [[ -n $vm_pid ]]; then
     vm_rc=0
     wait "$vm_pid" || vm_rc=$?
-    echo "molecule: ---- output of ${vm_scenarios[*]} ----"
+    echo "molecule: ---- output of ${background[*]} ----"
     cat "$vm_log"
-    rm -f "$vm_log"
-    if (( vm_rc )); then failed+=("${vm_scenarios[@]}"); fi
+    if (( vm_rc )); then
+        mapfile -t names < <(cat "$vm_log.failed" 2>/dev/null)
+        failed+=("${names[@]:-${background[*]}}")
+    fi
+    rm -f "$vm_log" "$vm_log.failed"
 fi
 
 if (( ${#failed[@]} )); then
     echo "molecule: FAILED: ${failed[*]}" >&2
     exit 1
 fi
-echo "molecule: all passed (${container_scenarios[*]} ${vm_scenarios[*]}${MOLECULE_THEN:+ $MOLECULE_THEN})"
+echo "molecule: all passed (${container_scenarios[*]} ${background[*]}${MOLECULE_THEN:+ $MOLECULE_THEN})"

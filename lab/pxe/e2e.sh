@@ -4,7 +4,7 @@
 #
 #   netns edgefleet-pxe ─ bridge br0 10.77.0.1/24 ── the site's DHCP server (a plain dnsmasq, addresses only)
 #                           ├─ tap0 ── QEMU: the IPC (SeaBIOS, QEMU's iPXE ROM, blank 10 GB virtio disk)
-#                           ├─ tap1 ── QEMU: an unknown machine (a MAC not in the ZTP database)
+#                           ├─ tap1 ── QEMU: an unknown machine (a MAC not in the ZTP database; UEFI, OVMF)
 #                           └─ veth ── pxe0 10.77.0.2 in the boot host container (Debian 12, systemd):
 #                                      image_server + pxe_server roles (dnsmasq proxy-DHCP + TFTP,
 #                                      the boot server, nginx with the golden image and the deployer)
@@ -26,7 +26,7 @@ CT=edgefleet-pxe-boot
 IMAGE=localhost/edgefleet/debian:12
 MAC=52:54:00:77:00:01
 SERIAL=SN-PXE-0001
-UNKNOWN_MAC=52:54:00:77:00:99
+UNKNOWN_MAC=52:54:00:77:00:99  # boots with UEFI
 TIMEOUT=${EDGEFLEET_PXE_TIMEOUT:-900}
 cache="${EDGEFLEET_CACHE:-$HOME/.cache/edgefleet}/pxe"
 # the project's podman configuration (runc, cgroupfs, netavark: lab/containers.conf)
@@ -37,7 +37,8 @@ die() { printf 'pxe-e2e: FAILED: %s\n' "$*" >&2; exit 1; }
 
 [[ $(id -u) == 0 ]] || die "run as root (network namespace, tap devices, podman)"
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 is missing (lab/vm/build-image.sh installs it)"
-bash "$root/hack/apt-install.sh" dnsmasq-base >/dev/null || die "cannot install dnsmasq-base (the site's DHCP server)"
+bash "$root/hack/apt-install.sh" dnsmasq-base ovmf >/dev/null || die "cannot install dnsmasq-base (the site's DHCP server) and ovmf (UEFI firmware)"
+OVMF=/usr/share/ovmf/OVMF.fd
 
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/edgefleet-pxe.XXXXXX")
 cleanup() {
@@ -92,7 +93,9 @@ nsenter -t "$ct_pid" -n ip addr add 10.77.0.2/24 dev pxe0
 nsenter -t "$ct_pid" -n ip link set pxe0 up
 ssh-keygen -q -t ed25519 -N '' -C controller@pxe-e2e -f "$work/controller" >/dev/null
 bash "$root/hack/venv.sh" >/dev/null
-eval "$(bash "$root/hack/collection-tree.sh" 2>/dev/null)"
+# the collection tree: the Makefile's (made before make test's background started: rebuilding
+# it under a running Molecule scenario would pull its files away), else one made here
+if [[ -z ${ANSIBLE_COLLECTIONS_PATH:-} ]]; then eval "$(bash "$root/hack/collection-tree.sh" 2>/dev/null)"; fi
 printf '[boot]\n%s ansible_connection=containers.podman.podman ansible_python_interpreter=/usr/bin/python3\n' "$CT" > "$work/inventory"
 log "network and container up; running the roles"
 ANSIBLE_HOME="$work/ansible-home" ANSIBLE_NOCOLOR=1 "$root/.venv/bin/ansible-playbook" -i "$work/inventory" \
@@ -135,10 +138,13 @@ wait_for() { # seconds description command...
     log "$what after $((SECONDS - start))s"
 }
 
-# 4. an unknown machine: discovered, waits unassigned
-vm unknown tap1 "$UNKNOWN_MAC" ""
+# 4. an unknown machine, with UEFI firmware (OVMF; the NIC's iPXE for EFI): the UEFI path of
+#    proxy-DHCP and iPXE; discovered, it waits unassigned, recorded as an EFI machine
+vm unknown tap1 "$UNKNOWN_MAC" "" -bios "$OVMF"
 unknown_seen() { ztp "    print(boot.machine('$UNKNOWN_MAC'))" | grep -q "'status': 'unassigned'"; }
-wait_for 300 "the unknown machine recorded unassigned" unknown_seen
+wait_for 300 "the unknown (UEFI) machine recorded unassigned" unknown_seen
+ztp "    print(boot.machine('$UNKNOWN_MAC'))" | grep -q "'platform': 'efi'" \
+    || die "the unknown machine booted with UEFI is not recorded as platform efi: $(ztp "    print(boot.machine('$UNKNOWN_MAC'))")"
 kill "$(cat "$work/unknown.pid")" && rm -f "$work/unknown.pid"
 
 # 5. the IPC: blank disk, network first
@@ -153,7 +159,7 @@ grep -q "edgefleet-deploy: installing on /dev/vda" "$work/ipc.console" || die "t
 grep -q "$hostname login:" "$work/ipc.console" || die "the installed system does not show the record's hostname $hostname"
 podman exec "$CT" journalctl -u edgefleet-boot --no-pager > "$work/boot-server.log"
 grep -q "phone-home of $SERIAL" "$work/boot-server.log" || die "the boot server did not log the phone-home"
-grep -q "10.77.0.1[0-9][0-9] $MAC" "$work/dhcp.leases" || die "the IPC's address did not come from the site's DHCP server"
+grep -q "$MAC 10.77.0.1[0-9][0-9] $hostname " "$work/dhcp.leases" || die "the installed IPC ($hostname) did not take its address from the site's DHCP server"
 podman exec "$CT" journalctl -u dnsmasq --no-pager | grep -qi "proxy.*$MAC\|$MAC.*proxy\|PXE.*$MAC\|$MAC.*PXE" \
     || log "warning: the proxy-DHCP log does not name $MAC"
 
@@ -167,4 +173,19 @@ wait_for 600 "the second boot from the local disk" rebooted
 podman exec "$CT" journalctl -u edgefleet-boot --no-pager > "$work/boot-server.log"
 grep "boot script for $MAC" "$work/boot-server.log" | tail -n +$((scripts + 1)) | grep -q ": local" \
     || die "the second boot was not sent to its local disk"
-log "PASSED: power-on to os_installed, local disk after; unknown machine unassigned (total $((SECONDS - t0))s)"
+
+# 7. the installed IPC as the configure stage will meet it: SSH with the controller's key (set
+#    by the deployer), as the admin user the record's install made; the spent token gone from
+#    its disk (also after the reset right after the phone-home); the phone-home not run again
+ip=$(awk -v m="$MAC" -v h="$hostname" '$2 == m && $4 == h {a = $3} END {print a}' "$work/dhcp.leases")
+gssh() {
+    ip netns exec "$NS" ssh -i "$work/controller" -o BatchMode=yes -o ConnectTimeout=10 -o StrictHostKeyChecking=no \
+        -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR "edgefleet@$ip" "$@"
+}
+wait_for 180 "SSH to the installed IPC ($ip) with the controller's key" gssh true
+[[ $(gssh hostname) == "$hostname" ]] || die "the installed IPC says its hostname is $(gssh hostname), not $hostname"
+gssh sudo -n test ! -e /etc/edgefleet/phone-home.env || die "the spent token file is still on the IPC"
+unit=$(gssh systemctl show -p Result,ConditionResult edgefleet-phone-home.service | sort | paste -sd' ')
+[[ $unit == "ConditionResult=no Result=success" ]] || die "the phone-home unit on the second boot: $unit (expected: skipped)"
+log "SSH as edgefleet with the controller's key: hostname $hostname, no token left, phone-home skipped on the second boot"
+log "PASSED: power-on to os_installed, reachable by SSH, local disk after; unknown UEFI machine unassigned (total $((SECONDS - t0))s)"

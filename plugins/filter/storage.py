@@ -13,7 +13,7 @@ import functools
 import typing as t
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.edgefleet.platform.plugins.module_utils import storage, storage_disks, storage_engines
+from ansible_collections.edgefleet.platform.plugins.module_utils import storage, storage_disks, storage_engines, storage_health
 
 
 def _filter(func: t.Callable) -> t.Callable:
@@ -52,6 +52,22 @@ def storage_multipath_plan(maps: t.Any, installed: t.Any) -> dict[str, t.Any]:
     return storage_engines.multipath_plan(bool(installed), maps)
 
 
+def storage_node_health(probe: t.Any, engine: t.Any, host: t.Any, options: t.Any = None) -> dict[str, t.Any]:
+    return storage_health.node_health(probe, engine, host, options)
+
+
+def storage_volume_health(resources: t.Any, engine: t.Any, kubeconfig: t.Any = "") -> dict[str, t.Any]:
+    return storage_health.volume_health(resources, engine, kubeconfig)
+
+
+def storage_initiator_plan(members: t.Any, host: t.Any, path: t.Any = storage_health.INITIATOR_FILE) -> dict[str, t.Any]:
+    return storage_health.initiator_plan(members, host, str(path))
+
+
+def storage_initiator_file(name: t.Any) -> str:
+    return storage_health.initiator_file(name)
+
+
 FILTERS: dict[str, t.Callable[..., t.Any]] = {
     "storage_host_prereqs": storage_host_prereqs,
     "storage_multipath_plan": storage_multipath_plan,
@@ -60,6 +76,10 @@ FILTERS: dict[str, t.Callable[..., t.Any]] = {
     "storage_disk_records": storage_disk_records,
     "storage_kernel_check": storage_kernel_check,
     "storage_helm_chart": storage.helm_chart,
+    "storage_node_health": storage_node_health,
+    "storage_volume_health": storage_volume_health,
+    "storage_initiator_plan": storage_initiator_plan,
+    "storage_initiator_file": storage_initiator_file,
 }
 
 

@@ -10,7 +10,9 @@
    ``breaker_open: true``, touching no network;
 2. the work runs with an ArmClient;
 3. an outage (unreachable, 5xx, 429 after retries) counts against the
-   breaker, success closes it; a refused request (4xx) leaves it as it is.
+   breaker and fails the task with ``local_only: true`` (the site goes on
+   without the cloud this run, whether or not the breaker opened); success
+   closes it; a refused request (4xx) leaves it as it is.
 
 Check mode never writes the breaker (the store's dry run).
 """
@@ -113,7 +115,8 @@ def run_cloud(module: t.Any, work: t.Callable[[CloudContext], dict]) -> None:
                 record = ztp_breakers.report(store, record, _now(), str(exc), guard["threshold"], guard["timeout"])
             fields: dict = dict(status=exc.status, outage=exc.outage)
             if record is not None:
-                fields.update(breaker=record, breaker_open=record["state"] == cb.OPEN, local_only=record["state"] == cb.OPEN)
+                # an outage leaves the site local only for this run, open breaker or not yet
+                fields.update(breaker=record, breaker_open=record["state"] == cb.OPEN, local_only=exc.outage)
             module.fail_json(msg=str(exc), **fields)
         except AzureAuthError as exc:
             module.fail_json(msg=str(exc))

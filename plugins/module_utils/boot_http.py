@@ -445,7 +445,8 @@ async def _respond(service: BootService, method: str, target: str, headers: dict
     loop = asyncio.get_running_loop()
     parts = urlsplit(target)
     if method == "GET":
-        query = dict((k, v[0]) for k, v in parse_qs(parts.query).items())
+        # iPXE's :uristring leaves "+" as it is (RFC 3986): a plus, never a space
+        query = dict((k, v[0]) for k, v in parse_qs(parts.query.replace("+", "%2B")).items())
         return await loop.run_in_executor(service.pool, service.get, parts.path, query, client)
     if parts.path != "/phone-home":
         return await loop.run_in_executor(service.pool, service.post, parts.path, body, client)

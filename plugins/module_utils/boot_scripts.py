@@ -20,8 +20,12 @@ from ansible_collections.edgefleet.platform.plugins.module_utils.boot_rules impo
 )
 
 DISCOVERY_RETRY_SECONDS = 60
-# What the entry script reports on its first HTTP call (iPXE settings, https://ipxe.org/cfg).
+# What the entry script reports on its first HTTP call (iPXE settings, https://ipxe.org/cfg),
+# as iPXE expands them in the URL: text settings percent-encoded (:uristring); the UUID in its
+# own canonical text form (hex and dashes), since :uristring would format its raw bytes and a
+# zero byte (QEMU's default UUID, a blank SMBIOS) ends the whole URL there.
 REPORTED = ("serial", "uuid", "manufacturer", "product", "platform", "arch")
+_EXPANSION = {"uuid": "${uuid}", "arch": "${buildarch:uristring}"}
 
 
 class ScriptUrls(t.NamedTuple):
@@ -32,7 +36,7 @@ class ScriptUrls(t.NamedTuple):
 def entry_script(urls: ScriptUrls) -> str:
     """The script every iPXE client gets first: fetch the per-MAC one, saying who it is."""
     base = script_value("boot server", "boot_url", urls.boot_url.rstrip("/"))
-    query = "&".join("%s=${%s:uristring}" % (k, "buildarch" if k == "arch" else k) for k in REPORTED)
+    query = "&".join("%s=%s" % (k, _EXPANSION.get(k, "${%s:uristring}" % k)) for k in REPORTED)
     return ("#!ipxe\n"
             "# edgefleet.platform: every machine asks for its own script by MAC\n"
             "chain --autofree %s/boot/${mac:hexhyp}.ipxe?%s || goto failed\n"

@@ -50,6 +50,12 @@ class BootView(t.NamedTuple):
     machine: t.Optional[dict]
 
 
+def _placeholder_uuid(value: t.Any) -> bool:
+    """All zeros or all ones: what firmware reports when the board has no UUID."""
+    digits = str(value or "").replace("-", "").lower()
+    return len(digits) == 32 and digits in ("0" * 32, "f" * 32)
+
+
 class BootStore:
     """Boot server operations on one open ZtpStore (one per thread)."""
 
@@ -272,6 +278,8 @@ class BootStore:
         attrs = {}
         for key in MACHINE_ATTRIBUTES:
             value = attributes.get(key)
+            if key == "uuid" and _placeholder_uuid(value):
+                continue  # a blank SMBIOS UUID names no machine
             if value not in (None, ""):
                 attrs[key] = check_text("machine %s" % mac, key, str(value), MAX_ATTRIBUTE)
         return self.store._run_write(lambda: self._record_unknown(mac, attrs))

@@ -127,6 +127,16 @@ breaker:
   description: The breaker's record after the call, when O(breaker) is set.
   returned: when O(breaker) is set
   type: dict
+breaker_open:
+  description: True when the call was refused because the site's breaker is open (the site is local only).
+  returned: on failure with O(breaker)
+  type: bool
+local_only:
+  description:
+    - True when the cloud is out of reach for the site in this run, the breaker open or an outage just counted
+      against it; the site goes on with its local stages. False when the request itself was refused.
+  returned: on failure with O(breaker)
+  type: bool
 """
 
 import typing as t

@@ -4,8 +4,9 @@
 
 cli: azure-identity's AzureCliCredential runs ``az`` from PATH; the test double tests/fakes/az/az.py
 (linked as az) is first on it, logged in (a fake profile under $HOME/.azure) or not. msi: ManagedIdentityCredential
-takes the App Service style flow (IDENTITY_ENDPOINT + IDENTITY_HEADER) to the fake's /msi/token,
-never IMDS (169.254.169.254). Each test checks the token never shows in -vvv output.
+takes the App Service style flow (IDENTITY_ENDPOINT + IDENTITY_HEADER) to the fake's /msi/token, or, with
+neither set, the Azure VM flow to the fake's IMDS token endpoint through AZURE_POD_IDENTITY_AUTHORITY_HOST:
+never the real IMDS (169.254.169.254). Each test checks the token never shows in -vvv output.
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ def arm(fake, tmp_path):
     assert fake.log()["violations"] == []
 
 
-def cluster(env, tmp_path, source, *flags):
+def cluster(env, tmp_path, source, *flags, **extra):
     """arc_connected_cluster (present) in a one-task play: its result (ok or failed), the whole output."""
     args = {"name": "c1", "resource_group": "rg1", "location": "westeurope", "auth_source": source, "cluster_config": {},
             "private_key_path": str(tmp_path / "arc-key.pem"), "poll_interval": 1, "retries": 0}
+    args.update(extra)
     if source is None:  # from ANSIBLE_AZURE_AUTH_SOURCE, as azure.azcollection takes it
         del args["auth_source"]
     play = [{"name": "Auth", "hosts": "localhost", "gather_facts": False,
@@ -145,3 +147,37 @@ def test_msi_with_a_wrong_identity_header_is_refused(arm):
     assert [r["status"] for r in fake.log()["requests"] if r["path"] == server.MSI_PATH] == [401]
     assert arm_calls(fake) == []
     assert "not-the-host-header" not in proc.stdout + proc.stderr
+
+
+def imds_env(env, fake):
+    """No managed identity endpoint in the environment: the Azure VM flow, to the fake's IMDS instead of 169.254.169.254."""
+    assert not any(k in env for k in ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT", "MSI_SECRET", "IMDS_ENDPOINT"))
+    env.update(AZURE_POD_IDENTITY_AUTHORITY_HOST=fake.url, AZURE_SUBSCRIPTION_ID=SUBSCRIPTION, REQUESTS_CA_BUNDLE=fake.ca)
+
+
+def test_msi_onboards_through_imds(arm):
+    fake, env, tmp_path = arm
+    imds_env(env, fake)
+    proc, result = cluster(env, tmp_path, "msi", "-vvv")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert result["action"] == "onboard" and result["changed"] is True
+    # one token request, no probe first (the credential is used alone, not in a chain), the Metadata header sent
+    identity = [(r["path"], r.get("api_version"), r.get("metadata"), r["status"]) for r in fake.log()["requests"]
+                if not r["path"].lower().startswith("/subscriptions/")]
+    assert identity == [(server.IMDS_PATH, "2018-02-01", "true", 200)]
+    assert arm_calls(fake) == [("GET", 404), ("PUT", 201), ("GET", 200)]
+    # every ARM call (the LRO polls too) carried the IMDS-issued token
+    assert set(r.get("token_from") for r in fake.log()["requests"] if r["path"].lower().startswith("/subscriptions/")) == {"imds"}
+    tokens = [tok for tok in issued_tokens(fake) if tok.startswith("fake-arm-imds-")]
+    assert tokens and all(tok not in proc.stdout + proc.stderr for tok in tokens)
+
+
+def test_msi_with_an_identity_imds_does_not_have_is_refused(arm):
+    fake, env, tmp_path = arm
+    imds_env(env, fake)
+    # a user-assigned identity this VM does not have
+    proc, result = cluster(env, tmp_path, "msi", client_id="00000000-0000-0000-0000-0000000000ff")
+    assert proc.returncode != 0 and "Traceback" not in proc.stdout + proc.stderr
+    assert "Identity not found" in result["msg"], result
+    assert [r["status"] for r in fake.log()["requests"] if r["path"] == server.IMDS_PATH] == [400]
+    assert arm_calls(fake) == []

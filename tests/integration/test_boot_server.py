@@ -206,7 +206,9 @@ def test_an_expired_token_is_refused(fleet, tmp_path):
 
 
 def test_unknown_and_decommissioned_machines(server, fleet):
-    status, script = server.get("/boot/52-54-00-ff-00-01.ipxe?serial=NOPE&platform=pcbios&arch=i386")
+    # as QEMU's iPXE sends it: :uristring keeps "+" (a plus, not a space); a blank SMBIOS UUID is no identity
+    status, script = server.get("/boot/52-54-00-ff-00-01.ipxe?serial=NOPE&uuid=00000000-0000-0000-0000-000000000000"
+                                "&product=Standard%20PC%20(i440FX%20+%20PIIX,%201996)&platform=pcbios&arch=i386")
     assert status == 200 and "not in the ZTP database: recorded, waiting to be claimed" in script
     # a machine whose serial is planned links to its record and boots as that device
     status, script = server.get("/boot/52-54-00-ff-00-02.ipxe?serial=SN-B")
@@ -215,7 +217,8 @@ def test_unknown_and_decommissioned_machines(server, fleet):
         store.save_devices([{"serial": "SN-C", "state": "decommissioned"}], "test")
         machines = dict((m["mac"], m) for m in BootStore(store).machines())
     assert machines["52:54:00:ff:00:01"]["status"] == "unassigned"
-    assert machines["52:54:00:ff:00:01"]["attributes"] == {"serial": "NOPE", "platform": "pcbios", "arch": "i386"}
+    assert machines["52:54:00:ff:00:01"]["attributes"] == {"serial": "NOPE", "platform": "pcbios", "arch": "i386",
+                                                           "product": "Standard PC (i440FX + PIIX, 1996)"}
     assert (machines["52:54:00:ff:00:02"]["status"], machines["52:54:00:ff:00:02"]["device"]) == ("linked", "SN-B")
     assert server.get("/boot/52-54-00-0a-00-03.ipxe")[0] == 404
     assert server.get("/answer/52-54-00-0a-00-03/phone-home.env")[0] == 409

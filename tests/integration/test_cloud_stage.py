@@ -130,7 +130,15 @@ def test_breaker_open_then_half_open_then_closed(fleet, tmp_path):
     fake_dir = str(tmp_path / "fake")
     os.makedirs(fake_dir)
     (tmp_path / "fake" / "ca.pem").write_text("")  # nothing listens: the CA file is not even valid
-    # 1. the fake ARM is down: every site finishes, local only, breaker open
+    # 0. the fake ARM is down, the default threshold (3): one outage counted, the breakers still closed,
+    #    yet no device failed: every site is local only for the run
+    proc = stage(fleet, port, fake_dir, arc_connect_breaker_threshold=3)[0]
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert proc.stdout.count("local only") >= 3
+    with ZtpStore(fleet[0]) as store:
+        assert set((b["state"], b["failures"]) for b in ztp_breakers.breakers(store)) == {("closed", 1)}
+    assert states(fleet[0])[0] == dict((s, "platform_ready") for s in SITES)
+    # 1. still down, threshold 1: every site finishes, local only, breaker open
     proc, first = stage(fleet, port, fake_dir)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert proc.stdout.count("local only") >= 3

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import sys
 
 import pytest
@@ -27,6 +28,7 @@ PLAYBOOK = """
       ansible.builtin.include_role:
         name: "edgefleet.platform.{{ role_under_test }}"
 """
+REPO_FAKE_INAME = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "fakes", "iscsi_iname", "iscsi_iname.py"))
 WORKLOADS = [{"name": "gateway", "type": "medium"}, {"name": "historian", "type": "database"}]
 
 
@@ -155,3 +157,76 @@ def test_a_role_refuses_another_engines_cluster(tmp_path, ansible_env):
     inventory(tmp_path, 3, "rook_ceph", worker=False)
     rc, out = play(tmp_path, ansible_env, "longhorn")
     assert rc != 0 and "runs the storage engine rook_ceph, not longhorn" in out
+
+
+INITIATOR_PLAY = """
+- name: The initiator name of storage_prereqs
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Give each node its own name
+      ansible.builtin.include_role:
+        name: edgefleet.platform.storage_prereqs
+        tasks_from: initiator.yml
+      vars:
+        storage_prereqs_engine: longhorn
+        # what facts.yml decides in a container: iscsid enabled, not started (nothing to restart)
+        storage_prereqs_plan: {start: []}
+"""
+IMAGE_NAME = "iqn.1993-08.org.debian:01:7e3f00c1d2a4"  # what open-iscsi's postinst wrote into the golden image
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the role writes the file as root")
+def test_nodes_cloned_from_one_image_get_their_own_initiator_names(tmp_path, ansible_env):
+    # storage_prereqs' initiator tasks on five local hosts, each with its own file: three clones
+    # share the image's name, one has Debian's placeholder, one has no file; the name generator
+    # is a strict test double of iscsi-iname (tests/fakes/iscsi_iname)
+    fake = tmp_path / "bin" / "iscsi-iname"
+    fake.parent.mkdir()
+    fake.symlink_to(REPO_FAKE_INAME)
+    files = {"ipc0": "InitiatorName=%s\n" % IMAGE_NAME, "ipc1": "## DO NOT EDIT\nInitiatorName=%s\n" % IMAGE_NAME,
+             "ipc2": "InitiatorName=%s\n" % IMAGE_NAME, "ipc3": "GenerateName=yes\n", "ipc4": None}
+    hosts = {}
+    for name, text in files.items():
+        path = tmp_path / ("%s.iscsi" % name)
+        if text is not None:
+            path.write_text(text)
+        hosts[name] = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+                       "ztp_cluster": "line-1", "storage_prereqs_initiator_file": str(path),
+                       "storage_prereqs_iscsi_iname": str(fake)}
+    # a node of another cluster with the image's name: not line-1's concern
+    hosts["edge0"] = dict(hosts["ipc0"], ztp_cluster="edge", storage_prereqs_initiator_file=str(tmp_path / "edge0.iscsi"))
+    (tmp_path / "edge0.iscsi").write_text("InitiatorName=%s\n" % IMAGE_NAME)
+    (tmp_path / "inventory.json").write_text(json.dumps({"all": {"hosts": hosts}}))
+    (tmp_path / "play.yml").write_text(INITIATOR_PLAY)
+    args = ["ansible-playbook", "-i", str(tmp_path / "inventory.json"), str(tmp_path / "play.yml")]
+
+    def names():
+        out = {}
+        for name in hosts:
+            path = tmp_path / ("%s.iscsi" % name)
+            out[name] = path.read_text() if path.exists() else None
+        return out
+
+    before = names()
+    proc = run(args + ["--check"], ansible_env)
+    assert {h: r["changed"] for h, r in recap(proc.stdout).items()} == {
+        "ipc0": 0, "ipc1": 1, "ipc2": 1, "ipc3": 1, "ipc4": 1, "edge0": 0}, proc.stdout
+    assert names() == before  # check mode wrote nothing
+    proc = run(args, ansible_env)
+    assert "ipc2: initiator name %s is shared with ipc0, ipc1 (clones of one image): a new name is generated" % IMAGE_NAME \
+        in proc.stdout
+    assert "ipc3: %s holds the placeholder GenerateName=yes: a new name is generated" % (tmp_path / "ipc3.iscsi") in proc.stdout
+    assert "ipc4: %s is missing: a new name is generated" % (tmp_path / "ipc4.iscsi") in proc.stdout
+    after = names()
+    line1 = [after[h].rsplit("InitiatorName=", 1)[1].strip() for h in ("ipc0", "ipc1", "ipc2", "ipc3", "ipc4")]
+    assert len(set(line1)) == 5 and line1[0] == IMAGE_NAME  # the first clone kept the image's name
+    assert all(n.startswith("iqn.1993-08.org.debian:01:") for n in line1)  # Debian's prefix, iscsi-iname's format
+    assert after["edge0"] == before["edge0"] and after["ipc0"] == before["ipc0"]
+    for host in ("ipc1", "ipc4"):
+        mode = (tmp_path / ("%s.iscsi" % host)).stat().st_mode & 0o777
+        assert mode == 0o600 and after[host].startswith("## DO NOT EDIT OR REMOVE THIS FILE!\n")
+    for more in ([], ["--check"]):
+        again = run(args + more, ansible_env)
+        assert all(h["changed"] == 0 for h in recap(again.stdout).values()), again.stdout
+    assert names() == after

@@ -4,12 +4,17 @@
 this machine as a single-node site's IPC (connection local; the K3s data dir is a
 temporary folder): the local classes land, the record keeps platform_ready and
 gets facts.storage beside the discover facts, a re-run and --check change nothing;
-a refused engine is recorded as a failure of the storage stage with the reason."""
+a refused engine is recorded as a failure of the storage stage with the reason; the
+read-back is recorded (not observable for local storage) and a Longhorn node that does
+not show iscsid fails the stage, the reason naming the node."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 
+import pytest
 import yaml
 
 from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_db import ZtpStore
@@ -17,6 +22,8 @@ from ansible_collections.edgefleet.platform.tests.integration.helpers import rec
 from ansible_collections.edgefleet.platform.tests.integration.test_ztp_stage import _import, _inventory, _move, _states
 
 STAGE = os.path.join(os.path.dirname(__file__), "..", "..", "playbooks", "stages", "storage.yml")
+HOST = "plant-a-c-ipc1"  # IPC-1's host name (the hostname rule)
+HEALTH = os.path.join(os.path.dirname(__file__), "playbooks", "storage_health_stage.yml")
 
 
 def _ready(db_url):
@@ -44,6 +51,11 @@ def test_storage_stage_on_a_single_node_site(tmp_path, ansible_env, db_url):
     assert sorted(storage["classes"]) == ["application_logs", "compliance_logs", "configuration", "telemetry_buffer"]
     assert storage["classes"]["telemetry_buffer"]["unmet"] == []
     assert storage["classes"]["configuration"]["unmet"]
+    # read back: local storage has nothing to read on the node, no Longhorn volumes to read
+    assert storage["health"] == {
+        "node": {"read": "not observable here: local storage (K3s's local-path provisioner) runs no daemon or kernel"
+                         " module to read"},
+        "volumes": {"observable": False, "why": "not observable here: local has no Longhorn volumes"}}
     classes = list(yaml.safe_load_all((tmp_path / "k3s" / "server" / "manifests" / "edgefleet-storage.yaml").read_text()))
     assert sorted(c["metadata"]["name"] for c in classes) == ["durable", "fast-ssd", "replicated", "standard"]
     for more in ([], ["--check"]):
@@ -62,3 +74,55 @@ def test_a_refused_engine_fails_the_storage_stage(tmp_path, ansible_env, db_url)
     assert (device["state"], device["failed_stage"]) == ("failed", "storage")
     assert "cluster line-1: rook_ceph needs at least 3 storage nodes" in device["failure_reason"]
     assert "storage" not in device["facts"]
+
+
+@pytest.mark.skipif(bool(shutil.which("iscsid") or os.path.exists("/etc/iscsi/initiatorname.iscsi")),
+                    reason="this machine has open-iscsi: the read-back would find it")
+def test_a_longhorn_node_without_iscsid_fails_the_storage_stage_naming_it(tmp_path, ansible_env, db_url):
+    # the stage's read-back on this machine, which has no open-iscsi: the probe runs (read only) and
+    # storage_node_health names the node and what is wrong; the stage's rescue and write-back record it
+    _ready(db_url)
+    plan = {"engine": "longhorn", "storage_nodes": [HOST], "disks": {HOST: []}}
+    args = ["ansible-playbook", "-i", _inventory(tmp_path, db_url, local=["IPC-1"]), HEALTH,
+            "-e", "edgefleet_ztp_database=%s" % db_url, "-e", json.dumps({"storage_test_plan": plan})]
+    proc = run(args, ansible_env, check=False)
+    assert proc.returncode == 0, proc.stdout
+    device = _states(db_url)["IPC-1"]
+    assert (device["state"], device["failed_stage"]) == ("failed", "storage"), device
+    reason = device["failure_reason"]
+    assert reason.startswith("The node shows what its engine needs: node %s: iscsid is not installed, " % HOST), reason
+    assert "node %s: iscsid is not installed, not enabled at boot" % HOST in reason
+    assert "node %s: no valid iSCSI initiator name in /etc/iscsi/initiatorname.iscsi" % HOST in reason
+    assert "storage" not in device["facts"]
+
+
+def test_the_read_back_of_a_longhorn_cluster_without_a_kubeconfig_says_its_volumes_are_not_observable(
+        tmp_path, ansible_env, db_url):
+    # a worker that holds no storage: nothing read on it, the record says so and why the volumes are not
+    _ready(db_url)
+    plan = {"engine": "longhorn", "storage_nodes": ["plant-a-c-ipc9"], "disks": {}}
+    args = ["ansible-playbook", "-i", _inventory(tmp_path, db_url, local=["IPC-1"]), HEALTH,
+            "-e", "edgefleet_ztp_database=%s" % db_url, "-e", json.dumps({"storage_test_plan": plan})]
+    run(args, ansible_env)
+    device = _states(db_url)["IPC-1"]
+    assert device["state"] == "platform_ready", device
+    assert device["facts"]["storage"]["health"] == {
+        "node": {"read": "not a storage node: longhorn keeps no data here"},
+        "volumes": {"observable": False,
+                    "why": "not observable here: no kubeconfig (longhorn_kubeconfig) to read Longhorn's volumes through the API"}}
+
+
+def test_a_failed_read_of_longhorns_volumes_is_recorded_as_not_observable(tmp_path, ansible_env, db_url):
+    # a kubeconfig is given: kubernetes.core.k8s_info reads the volumes once per cluster from the controller;
+    # here it cannot (no kubernetes client, no API), and the record says so instead of failing the device
+    _ready(db_url)
+    plan = {"engine": "longhorn", "storage_nodes": ["plant-a-c-ipc9"], "disks": {}}
+    args = ["ansible-playbook", "-i", _inventory(tmp_path, db_url, local=["IPC-1"]), HEALTH,
+            "-e", "edgefleet_ztp_database=%s" % db_url, "-e", json.dumps({"storage_test_plan": plan}),
+            "-e", "longhorn_kubeconfig=%s" % (tmp_path / "line-1.kubeconfig")]
+    run(args, ansible_env)
+    device = _states(db_url)["IPC-1"]
+    assert device["state"] == "platform_ready", device
+    volumes = device["facts"]["storage"]["health"]["volumes"]
+    assert volumes["observable"] is False
+    assert volumes["why"].startswith("not observable here: reading Longhorn's volumes failed: "), volumes

@@ -2,11 +2,15 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The README's main job end to end, and every role's checks on one converged fleet.
 
-Lab up (tests/lab/fleet.yml: a single-node site, and a multi-node site with three
+Lab up (tests/lab/fleet.yml: two single-node sites, and a multi-node site with three
 control IPCs and a worker, and the fake ARM, the lab's stand-in for Azure); site.yml
-once, through the cloud stage to workloads_deployed; then the check suites
+with the fake ARM down (its port closed): every site finishes its local stages and is
+local only, its breaker open in the ZTP database, its devices platform_ready; the
+cloud stage again on the open breakers, failing fast (timed); then, the fake back and
+the breaker's timeout passed, site.yml goes half-open, closed, and takes every IPC to
+workloads_deployed; then the check suites
 of molecule/resources/checks/ against that fleet (the Molecule scenarios share them):
-discover, hardening, K3s, storage and cloud on both clusters, the API VIP's failover, the upgrade of the
+discover, hardening, K3s, storage and cloud on every cluster, the API VIP's failover, the upgrade of the
 fleet to a second K3s version and the downgrade back refused, the reset of the worker
 and its rejoin; then site.yml again with zero changes and in check mode with zero
 changes, on the upgraded version (ARM gets reads only); the K3s checks once more; lab
@@ -29,10 +33,13 @@ import os
 import shutil
 import subprocess
 import sys
+import time
+from datetime import datetime, timezone
 
 import pytest
 import yaml
 
+from ansible_collections.edgefleet.platform.plugins.module_utils import ztp_breakers
 from ansible_collections.edgefleet.platform.plugins.module_utils.ztp_db import ZtpStore
 from ansible_collections.edgefleet.platform.tests.integration.helpers import recap
 
@@ -54,8 +61,13 @@ with open(FLEET) as _f:
 EVENTS = [("registered", "registered by make lab"), ("discovered", "discover stage"),
           ("os_installed", "OS found installed by the configure stage"), ("configured", "configure stage"),
           ("platform_ready", "platform stage"), ("workloads_deployed", "cloud stage")]
-# ARM requests up to the end of the first site.yml run (the re-runs may only read)
+# ARM requests up to the end of the site.yml run that connected the fleet (the re-runs may only read)
 ARM_SEEN = {}
+SITES = ("labtest-multi", "labtest-single", "labtest-spoke")
+CLUSTERS = {"labtest-single-edge", "labtest-multi-line1", "labtest-spoke-edge"}
+# The breaker settings of the run with the fake ARM down: it opens at the first outage and
+# waits long enough for the fail-fast run and the hardening checks, which run while it waits
+BREAKER_DOWN = ("-e", "arc_connect_breaker_threshold=1", "-e", "arc_connect_breaker_timeout=240")
 
 
 def arm_env():
@@ -70,6 +82,17 @@ def arm_env():
 def arm(method, path):
     env = arm_env()
     return control(env["EDGEFLEET_ARM_ENDPOINT"], env["EDGEFLEET_ARM_CA_BUNDLE"], method, path)
+
+
+def fake_arm(action):
+    """Start or stop the lab's fake ARM (tests/fakes/arm/daemon.py): a start serves on a new port, .lab/arm/env says which."""
+    return subprocess.run([sys.executable, os.path.join(TREE, "tests", "fakes", "arm", "daemon.py"), action, "--dir", ARM],
+                          stdout=subprocess.PIPE, text=True, check=True).stdout.strip()
+
+
+def arm_breakers():
+    with ZtpStore("sqlite:///%s/ztp.db" % STATE) as store:
+        return dict((b["site"], b) for b in ztp_breakers.breakers(store) if b["dependency"] == "arm")
 
 
 def play(*args):
@@ -120,29 +143,33 @@ def lab():
         play("lab/down.yml", "-e", "lab_fleet=%s" % FLEET)
 
 
-def test_site_takes_every_ipc_to_workloads_deployed(lab):
-    rc, out = play(*SITE)
+def test_site_with_the_cloud_down_finishes_every_site_locally(lab):
+    assert fake_arm("stop") == "stopped"  # its port closed; .lab/arm/env still points there
+    rc, out = play(*SITE, *BREAKER_DOWN)
     assert rc == 0, out
     devices = fleet_records()
-    assert len(devices) == 5
-    assert sorted(d["role"] for d in devices) == ["control"] * 4 + ["worker"]
+    assert len(devices) == 6
+    assert sorted(d["role"] for d in devices) == ["control"] * 5 + ["worker"]
     for device in devices:
-        assert device["state"] == "workloads_deployed", device
-        assert [(e["to"], e["reason"]) for e in device["events"]] == EVENTS
+        assert device["state"] == "platform_ready", device
+        assert [(e["to"], e["reason"]) for e in device["events"]] == EVENTS[:-1]
         assert device["events"][3]["by"] == "edgefleet.platform configure stage"
         assert device["events"][4]["by"] == "edgefleet.platform platform stage"
-        assert device["events"][5]["by"] == "edgefleet.platform cloud stage"
+    for site in SITES:
+        assert "%s: local only" % site in out
+    assert dict((site, b["state"]) for site, b in arm_breakers().items()) == dict((site, "open") for site in SITES)
     # progress and the summary are visible
-    for stage in ("Discover", "Configure", "Platform", "Storage", "Cloud"):
+    for stage in ("Discover", "Configure", "Platform", "Storage"):
         assert "%s | topology_single_node" % stage in out and "%s | topology_multi_node" % stage in out
-    assert "Devices per state" in out and '"workloads_deployed": 5' in out
-    ARM_SEEN["requests"] = len(arm("GET", "/_fake/log")["requests"])
+    assert "Cloud | topology_single_node:topology_multi_node" in out
+    assert "Devices per state" in out and '"platform_ready": 6' in out
+    assert "local only: %s" % ", ".join(SITES) in out
     # the storage stage says what each site gets: the lab's IPCs have no extra disk
     assert "Longhorn keeps its data under /var/lib/longhorn on the root disk" in out
     assert "compliance_logs -> class durable on local: cannot give replication" in out
     # every IPC hardened with no failed control
     reports = os.path.join(STATE, "reports", "os_hardening")
-    assert len(os.listdir(reports)) == 5
+    assert len(os.listdir(reports)) == 6
     for name in os.listdir(reports):
         with open(os.path.join(reports, name)) as f:
             report = json.load(f)
@@ -150,30 +177,57 @@ def test_site_takes_every_ipc_to_workloads_deployed(lab):
         assert report["kubernetes_node"] is True
 
 
+def test_an_open_breaker_fails_fast(lab):
+    # the cloud stage alone, on the open breakers: no call leaves, nothing waits on a timeout
+    start = time.monotonic()
+    rc, out = play("playbooks/stages/cloud.yml", "-i", "inventories/lab/lab.ztp.yml")
+    seconds = time.monotonic() - start
+    assert rc == 0, out
+    assert all("%s: local only (the arm breaker of site %s is open: cloud calls fail fast" % (site, site) in out
+               for site in SITES), out[-5000:]
+    assert set(d["state"] for d in fleet_records()) == {"platform_ready"}
+    assert set(b["state"] for b in arm_breakers().values()) == {"open"}
+    print("\nlab, 3 sites: the cloud stage on open breakers took %.1f s (fail fast)" % seconds)
+
+
+# While the breakers wait for their timeout: the hardening checks need no cloud.
+def test_hardening_checks(lab):
+    check("os_hardening")
+
+
+def test_site_with_the_cloud_back_takes_every_ipc_to_workloads_deployed(lab):
+    assert fake_arm("start") == "started"
+    retry = max(b["next_retry"] for b in arm_breakers().values())
+    wait = (datetime.strptime(retry, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc) - datetime.now(timezone.utc)).total_seconds()
+    time.sleep(max(0.0, wait + 1))
+    rc, out = play(*SITE)
+    assert rc == 0, out
+    for device in fleet_records():
+        assert device["state"] == "workloads_deployed", device
+        assert [(e["to"], e["reason"]) for e in device["events"]] == EVENTS
+        assert device["events"][5]["by"] == "edgefleet.platform cloud stage"
+    assert '"workloads_deployed": 6' in out
+    # half-open: one trial call per site, which succeeded and closed it
+    assert dict((site, (b["state"], b["failures"])) for site, b in arm_breakers().items()) == dict((s, ("closed", 0)) for s in SITES)
+    ARM_SEEN["requests"] = len(arm("GET", "/_fake/log")["requests"])
+    print("\nlab, 3 sites: %.0f s waited for the breakers' timeout" % max(0.0, wait))
+
+
 def test_discover_checks(lab):
     check("discover", "-e", "check_discover_state=workloads_deployed")
 
 
-# HOOK (hardening): molecule/resources/checks/os_hardening.yml, the os_hardening role's
-# effect checks, is written on another branch; once merged, it runs here against the
-# converged fleet. Until then this test is skipped, saying so.
-def test_hardening_checks(lab):
-    if not os.path.exists(os.path.join(CHECKS, "os_hardening.yml")):
-        pytest.skip("molecule/resources/checks/os_hardening.yml does not exist yet")
-    check("os_hardening")
-
-
-def test_k3s_checks_on_both_clusters(lab):
+def test_k3s_checks_on_every_cluster(lab):
     check("k3s", "-e", "k3s_version=%s" % K3S_FIRST)
 
 
-def test_storage_checks_on_both_clusters(lab):
+def test_storage_checks_on_every_cluster(lab):
     # Longhorn's HelmChart on the multi-node site (four storage nodes: 3 replicas), the local classes
     # on the single-node one, the prerequisites on the nodes, the storage in every record
     check("storage")
 
 
-def test_cloud_checks_on_both_clusters(lab):
+def test_cloud_checks_on_every_cluster(lab):
     # checks/cloud.yml: ARM (through the _info modules) has each cluster Connected, its flux extension and its
     # Compliant configuration with the cluster's fleet path; the agents' HelmChart and Secret on the lead only;
     # kubectl's NotFound for the Arc ConfigMap (no agents run here); the breakers closed in the inventory;
@@ -183,7 +237,7 @@ def test_cloud_checks_on_both_clusters(lab):
     resources = arm("GET", "/_fake/resources")
     log = arm("GET", "/_fake/log")
     assert log["violations"] == []
-    clusters = {"labtest-single-edge", "labtest-multi-line1"}
+    clusters = CLUSTERS
     for marker in ("/connectedclusters/", "/extensions/", "/fluxconfigurations/"):
         assert set(k.split("/connectedclusters/")[1].split("/")[0] for k in resources if marker in k
                    and k.count("/providers/") == (1 if marker == "/connectedclusters/" else 2)) == clusters, resources.keys()

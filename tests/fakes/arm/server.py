@@ -19,9 +19,12 @@ service where the collection could go wrong:
   OAuth2 client-credentials grant of Microsoft Entra ID (client secret, a
   certificate-signed client assertion checked against the registered
   certificate, or a federated token with the registered issuer and subject),
-  and /msi/token is a managed identity endpoint (IDENTITY_ENDPOINT of App
+  /msi/token is a managed identity endpoint (IDENTITY_ENDPOINT of App
   Service / Azure Arc style hosts: GET, api-version 2019-08-01, the host's
-  X-IDENTITY-HEADER, else refused);
+  X-IDENTITY-HEADER, else refused), and /metadata/identity/oauth2/token is an
+  Azure VM's IMDS token endpoint (what AZURE_POD_IDENTITY_AUTHORITY_HOST points
+  the SDKs at: GET, ``Metadata: true``, no X-Forwarded-For, a supported
+  api-version, each parameter once, only assigned identities, else refused);
 - faults can be queued (401, 429 with Retry-After, 500 series, a hang) and
   every request is logged, through /_fake/* control endpoints (loopback only,
   no token).
@@ -49,7 +52,7 @@ import typing as t
 import uuid
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import spec as specmod  # noqa: E402  (a script next to this one)
@@ -64,6 +67,17 @@ MSI_PATH = "/msi/token"  # the App Service style managed identity endpoint (IDEN
 MSI_HEADER = "fake-identity-header"  # nosec: IDENTITY_HEADER, the secret the host injects
 MSI_API_VERSION = "2019-08-01"
 MSI_CLIENT_ID = "00000000-0000-0000-0000-0000000000d1"  # the one user-assigned identity the host has
+IMDS_PATH = "/metadata/identity/oauth2/token"  # an Azure VM's Instance Metadata Service, managed identity category
+# the documented IMDS api-versions from the one that introduced /metadata/identity on
+IMDS_API_VERSIONS = ("2018-02-01", "2018-04-02", "2018-10-01", "2019-02-01", "2019-03-11", "2019-04-30", "2019-06-01",
+                     "2019-06-04", "2019-08-01", "2019-08-15", "2019-11-01", "2020-06-01", "2020-07-15", "2020-09-01",
+                     "2020-10-01", "2020-12-01", "2021-01-01", "2021-02-01", "2021-03-01", "2021-05-01", "2021-08-01",
+                     "2021-10-01", "2021-11-01", "2021-11-15", "2021-12-13")
+# the VM's identities: its system-assigned one (no selector) and one user-assigned, by any of its three names
+IMDS_SYSTEM_CLIENT_ID = "00000000-0000-0000-0000-0000000000e1"
+IMDS_USER_ASSIGNED = {"client_id": MSI_CLIENT_ID, "object_id": "00000000-0000-0000-0000-0000000000d2",
+                      "msi_res_id": "/subscriptions/%s/resourcegroups/rg1/providers/Microsoft.ManagedIdentity/"
+                                    "userAssignedIdentities/edgefleet-onboarding" % SUBSCRIPTION}
 ARM_KINDS = (("/providers/microsoft.kubernetesconfiguration/extensions/", "extensions"),
              ("/providers/microsoft.kubernetesconfiguration/fluxconfigurations/", "fluxConfigurations"),
              ("/providers/microsoft.kubernetes/connectedclusters/", "connectedClusters"))
@@ -164,6 +178,47 @@ class FakeArm:
             self.save()
         return 200, {"access_token": token, "expires_on": str(int(time.time()) + 86399), "resource": query["resource"],
                      "token_type": "Bearer", "client_id": query.get("client_id") or MSI_CLIENT_ID}
+
+    def issue_imds_token(self, headers: t.Any, pairs: t.List[t.Tuple[str, str]]) -> t.Tuple[int, dict]:
+        """An Azure VM's IMDS token endpoint (GET), refusing what the real one refuses, with its error bodies."""
+        def bad(error_code: str, description: str) -> t.Tuple[int, dict]:
+            return 400, {"error": error_code, "error_description": description}
+        if headers.get("Metadata") != "true":  # exactly "true", lower case: the SSRF mitigation
+            return bad("bad_request_102", "Required metadata header not specified")
+        if headers.get("X-Forwarded-For") is not None:  # a proxied request is never meant for IMDS
+            return bad("invalid_request", "Requests with an X-Forwarded-For header are not accepted")
+        names = [pair[0] for pair in pairs]
+        twice = sorted(set(name for name in names if names.count(name) > 1))
+        if twice:
+            return bad("invalid_request", "The request includes a parameter more than once: %s" % ", ".join(twice))
+        query = dict(pairs)
+        if not query.get("api-version"):
+            return 400, {"error": "Bad request. api-version was not specified in the request.",
+                         "newest-versions": list(reversed(IMDS_API_VERSIONS[-3:]))}
+        if query["api-version"] not in IMDS_API_VERSIONS:
+            return 400, {"error": "Bad request. api-version is invalid or was not specified in the request.",
+                         "newest-versions": list(reversed(IMDS_API_VERSIONS[-3:]))}
+        unknown = set(query) - {"api-version", "resource", "client_id", "object_id", "msi_res_id", "mi_res_id"}
+        if unknown:
+            return bad("invalid_request", "Unknown query parameters: %s" % ", ".join(sorted(unknown)))
+        if not query.get("resource"):
+            return bad("invalid_request", "Required query variable 'resource' is missing")
+        selectors = dict((("msi_res_id" if k == "mi_res_id" else k), v) for k, v in query.items()
+                         if k in ("client_id", "object_id", "msi_res_id", "mi_res_id"))
+        if len(selectors) > 1:
+            return bad("invalid_request", "Only one of client_id, object_id and msi_res_id may be given")
+        for name, value in selectors.items():
+            if value.lower() != IMDS_USER_ASSIGNED[name].lower():
+                return bad("invalid_request", "Identity not found")
+        issued = int(time.time())
+        token = "fake-arm-imds-" + uuid.uuid4().hex
+        with self.lock:
+            self.tokens.add(token)
+            self.save()
+        # every primitive a string, as IMDS answers
+        return 200, {"access_token": token, "client_id": IMDS_USER_ASSIGNED["client_id"] if selectors else IMDS_SYSTEM_CLIENT_ID,
+                     "expires_in": "86399", "expires_on": str(issued + 86399), "ext_expires_in": "86399",
+                     "not_before": str(issued), "resource": query["resource"], "token_type": "Bearer"}
 
     def check_assertion(self, assertion: str) -> str | None:
         """A certificate-signed assertion (verified) or a federated token (issuer and subject)."""
@@ -353,6 +408,14 @@ class FakeArm:
         return 200, headers, {"id": op_id, "name": op_id, "status": "Succeeded" if done else "InProgress"}
 
 
+def token_issuer(token: str) -> str:
+    """Which of the fake's endpoints issued a token (what the log records instead of the token)."""
+    for prefix, issuer in (("fake-arm-imds-", "imds"), ("fake-arm-msi-", "msi")):
+        if token.startswith(prefix):
+            return issuer
+    return "entra"
+
+
 def error(code: str, message: str) -> dict:
     return {"error": {"code": code, "message": message}}
 
@@ -418,6 +481,16 @@ class Handler(BaseHTTPRequestHandler):
                                  "at": time.time(), "status": status})
             self._send(status, body)
             return
+        if url.path == IMDS_PATH:
+            if method != "GET":
+                status, body = 405, {"error": "invalid_request", "error_description": "Only GET requests are supported"}
+            else:
+                status, body = fake.issue_imds_token(self.headers, parse_qsl(url.query, keep_blank_values=True))
+            with fake.lock:  # what the tests check: the Metadata header as sent, never the token
+                fake.log.append({"method": method, "path": url.path, "api_version": query.get("api-version"),
+                                 "metadata": self.headers.get("Metadata"), "at": time.time(), "status": status})
+            self._send(status, body)
+            return
         tenant_paths = re.match(r"^/([^/]+)/(v2\.0/\.well-known/openid-configuration|oauth2/v2\.0/token)$", url.path)
         if tenant_paths:
             self.identity(method, tenant_paths.group(1), tenant_paths.group(2), raw)
@@ -443,6 +516,7 @@ class Handler(BaseHTTPRequestHandler):
             self._send(401, error("InvalidAuthenticationToken", "The access token is invalid."),
                        {"WWW-Authenticate": 'Bearer authorization_uri="%s/%s", error="invalid_token"' % (self._base(), TENANT)})
             return
+        entry["token_from"] = token_issuer(auth[7:])
         poll = re.match(r"^/subscriptions/[^/]+/providers/Microsoft\.Kubernetes/locations/fake/operationStatuses/(\w+)$", url.path)
         if poll and method == "GET":
             # ARM's generic async-operation resource: not part of the RP's spec file

@@ -317,3 +317,101 @@ def test_the_managed_identity_endpoint_is_strict(fake):
     assert status == 200 and body["resource"] == url and int(body["expires_on"]) > time.time()
     assert body["access_token"] in state.tokens  # ARM takes it
     assert raw(url, directory, "GET", CC, token=body["access_token"])[0] == 404
+
+
+def imds_get(url, directory, query, headers=None, method="GET"):
+    """A request to the fake's IMDS token endpoint: (status, body)."""
+    req = urllib.request.Request("%s%s?%s" % (url, server.IMDS_PATH, query), method=method,
+                                 headers={"Metadata": "true"} if headers is None else headers)
+    ctx = ssl.create_default_context(cafile=os.path.join(directory, "ca.pem"))
+    try:
+        with urllib.request.urlopen(req, context=ctx, timeout=5) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+IMDS_GOOD = "api-version=2018-02-01&resource="
+
+
+@pytest.mark.parametrize("headers, method, error", [
+    ({}, "GET", "bad_request_102"),
+    ({"Metadata": "True"}, "GET", "bad_request_102"),  # "true", in all lower case
+    ({"Metadata": "false"}, "GET", "bad_request_102"),
+    ({"Metadata": "true", "X-Forwarded-For": "10.0.0.7"}, "GET", "invalid_request"),
+    ({"Metadata": "true"}, "POST", "invalid_request"),
+], ids=["no-metadata-header", "metadata-True", "metadata-false", "x-forwarded-for", "post"])
+def test_imds_refuses_requests_not_meant_for_it(fake, headers, method, error):
+    url, state, directory = fake
+    status, body = imds_get(url, directory, IMDS_GOOD + url, headers, method)
+    assert (status, body["error"]) == (405 if method == "POST" else 400, error)
+    assert body["error_description"] and not state.tokens
+    assert state.log[-1]["path"] == server.IMDS_PATH and state.log[-1]["status"] == status
+
+
+@pytest.mark.parametrize("query, why", [
+    ("resource={url}", "api-version was not specified"),
+    ("api-version=2017-12-01&resource={url}", "api-version is invalid"),  # before /metadata/identity existed
+    ("api-version=2019-08-01x&resource={url}", "api-version is invalid"),
+    ("api-version=2018-02-01", "'resource' is missing"),
+    ("api-version=2018-02-01&resource=", "'resource' is missing"),
+    ("api-version=2018-02-01&resource={url}&bogus=1", "Unknown query parameters: bogus"),
+    ("api-version=2018-02-01&api-version=2018-02-01&resource={url}", "more than once: api-version"),
+    ("api-version=2018-02-01&resource={url}&resource={url}", "more than once: resource"),
+    ("api-version=2018-02-01&resource={url}&client_id=00000000-0000-0000-0000-0000000000ff", "Identity not found"),
+    ("api-version=2018-02-01&resource={url}&object_id=00000000-0000-0000-0000-0000000000ff", "Identity not found"),
+    ("api-version=2018-02-01&resource={url}&msi_res_id=/subscriptions/x/resourcegroups/rg1/providers/"
+     "Microsoft.ManagedIdentity/userAssignedIdentities/other", "Identity not found"),
+    ("api-version=2018-02-01&resource={url}&client_id=%s&object_id=%s" % (
+        server.IMDS_USER_ASSIGNED["client_id"], server.IMDS_USER_ASSIGNED["object_id"]), "Only one of"),
+], ids=["no-api-version", "old-api-version", "bad-api-version", "no-resource", "empty-resource", "unknown-parameter",
+        "api-version-twice", "resource-twice", "unassigned-client-id", "unassigned-object-id", "unassigned-msi-res-id",
+        "two-selectors"])
+def test_imds_refuses_bad_queries(fake, query, why):
+    url, state, directory = fake
+    status, body = imds_get(url, directory, query.format(url=url))
+    assert status == 400
+    assert why in (body.get("error_description") or body["error"]), body
+    assert not state.tokens
+
+
+@pytest.mark.parametrize("selector, client_id", [
+    ("", "00000000-0000-0000-0000-0000000000e1"),  # the VM's system-assigned identity
+    ("&client_id=" + server.IMDS_USER_ASSIGNED["client_id"], server.MSI_CLIENT_ID),
+    ("&object_id=" + server.IMDS_USER_ASSIGNED["object_id"], server.MSI_CLIENT_ID),
+    ("&msi_res_id=" + server.IMDS_USER_ASSIGNED["msi_res_id"], server.MSI_CLIENT_ID),
+    ("&mi_res_id=" + server.IMDS_USER_ASSIGNED["msi_res_id"], server.MSI_CLIENT_ID),
+], ids=["system-assigned", "client_id", "object_id", "msi_res_id", "mi_res_id"])
+def test_imds_issues_a_token_arm_takes(fake, selector, client_id):
+    url, state, directory = fake
+    before = int(time.time())
+    status, body = imds_get(url, directory, "api-version=2021-02-01&resource=" + url + selector)
+    assert status == 200
+    assert sorted(body) == ["access_token", "client_id", "expires_in", "expires_on", "ext_expires_in", "not_before",
+                            "resource", "token_type"]
+    assert all(isinstance(value, str) for value in body.values())  # IMDS answers every primitive as a string
+    assert body["resource"] == url and body["token_type"] == "Bearer" and body["client_id"] == client_id
+    assert int(body["expires_on"]) - int(body["not_before"]) == int(body["expires_in"]) and int(body["not_before"]) >= before
+    assert body["access_token"] in state.tokens  # ARM takes it
+    assert raw(url, directory, "GET", CC, token=body["access_token"])[0] == 404
+    assert state.log[-1]["token_from"] == "imds"  # the ARM call, logged with its token's issuer, never the token
+    entry = [r for r in state.log if r["path"] == server.IMDS_PATH][-1]
+    assert entry == dict(entry, method="GET", api_version="2021-02-01", metadata="true", status=200)
+    assert body["access_token"] not in json.dumps(state.log)
+
+
+def test_imds_through_managed_identity_credential(fake, monkeypatch):
+    """azure-identity's IMDS flow (MSAL's Azure VM flow), pointed at the fake: one request, no probe, a token ARM takes."""
+    url, state, directory = fake
+    for name in ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "IDENTITY_SERVER_THUMBPRINT", "IMDS_ENDPOINT", "MSI_ENDPOINT",
+                 "MSI_SECRET", "AZURE_FEDERATED_TOKEN_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AZURE_POD_IDENTITY_AUTHORITY_HOST", url)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", os.path.join(directory, "ca.pem"))
+    client = ArmClient(credential(resolve({"auth_source": "msi", "subscription_id": SUB}, {"HOME": directory}),
+                                  {"auth_source": "msi", "subscription_id": SUB}),
+                       url, ca_bundle=os.path.join(directory, "ca.pem"), retries=0, backoff=0.01, timeout=5)
+    assert client.get(CC, CC_V) is None  # authenticated: ARM answered 404 for the resource, not 401
+    imds = [(r["method"], r["api_version"], r["metadata"], r["status"]) for r in state.log if r["path"] == server.IMDS_PATH]
+    assert imds == [("GET", "2018-02-01", "true", 200)]
+    assert [r.get("token_from") for r in state.log if r["path"] == CC] == ["imds"]

@@ -44,6 +44,8 @@ echo "target: $(cat "$tpg/enable")"
 echo "discovery: $(iscsiadm -m discovery -t sendtargets -p "$portal" 2>&1 | tr '\n' ' ')"
 echo "login: $(iscsiadm -m node -T "$iqn" -p "$portal" --login >/dev/null 2>&1 && echo ok || echo "failed rc=$?")"
 udevadm settle -t 30
+# the initiator name the target saw: the one of /etc/iscsi/initiatorname.iscsi
+echo "initiator: $(head -n 1 "$tpg/dynamic_sessions" 2>/dev/null)"
 dev=$(lsblk -d -n -o NAME,TRAN,VENDOR,MODEL | awk '$2 == "iscsi" && $3 == "IET" && $4 == "VIRTUAL-DISK" {print $1; exit}')
 echo "volume: ${dev:+IET VIRTUAL-DISK over iscsi}"
 if [ -n "$dev" ]; then

@@ -184,7 +184,10 @@ def test_device_scripts():
     assert "sanboot --no-describe --drive 0x80" in local and "kernel" not in local
     discovery = device_script(r.boot_decision(None, False), None, None, urls, "52:54:00:99:99:99")
     assert "chain --autofree http://192.0.2.1:8080/boot/52-54-00-99-99-99.ipxe" in discovery
-    assert "${mac:hexhyp}.ipxe?serial=${serial:uristring}" in entry_script(urls)
+    entry = entry_script(urls)
+    assert "${mac:hexhyp}.ipxe?serial=${serial:uristring}&uuid=${uuid}&" in entry
+    # the UUID never as :uristring (its raw bytes: a zero byte cut the URL off in a QEMU VM, the end to end test)
+    assert "${uuid:" not in entry and "&platform=${platform:uristring}&arch=${buildarch:uristring} " in entry
 
 
 # The address a device is reached at ------------------------------------------------

@@ -213,6 +213,14 @@ def test_a_local_caller_records_no_address(boot):
 
 # Unknown machines ----------------------------------------------------------------------
 
+def test_a_blank_smbios_uuid_is_not_recorded(boot):
+    zeros = boot.record_unknown("52:54:00:aa:bb:01", {"uuid": "00000000-0000-0000-0000-000000000000", "platform": "pcbios"})
+    ones = boot.record_unknown("52:54:00:aa:bb:02", {"uuid": "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF"})
+    real = boot.record_unknown("52:54:00:aa:bb:03", {"uuid": "9f1c2d3e-4b5a-6978-8695-a4b3c2d1e0f9"})
+    assert zeros["attributes"] == {"platform": "pcbios"} and ones["attributes"] == {}
+    assert real["attributes"] == {"uuid": "9f1c2d3e-4b5a-6978-8695-a4b3c2d1e0f9"}
+
+
 def test_an_unknown_mac_waits_unassigned_and_is_counted(boot):
     first = boot.record_unknown("52-54-00-AA-BB-CC", {"serial": "X1", "platform": "efi", "arch": "x86_64", "junk": "ignored"})
     assert (first["mac"], first["status"], first["seen"]) == ("52:54:00:aa:bb:cc", "unassigned", 1)
