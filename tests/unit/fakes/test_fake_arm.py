@@ -292,15 +292,19 @@ def test_a_closed_port_is_an_outage_and_fails_fast(tmp_path):
     assert time.monotonic() - start < 10
 
 
-def msi_get(url, directory, query, header=server.MSI_HEADER):
-    req = urllib.request.Request("%s%s?%s" % (url, server.MSI_PATH, query),
-                                 headers={"X-IDENTITY-HEADER": header} if header is not None else {})
+def token_get(url, directory, path, query, headers, method="GET"):
+    """A request to one of the fake's token endpoints: (status, body)."""
+    req = urllib.request.Request("%s%s?%s" % (url, path, query), method=method, headers=headers)
     ctx = ssl.create_default_context(cafile=os.path.join(directory, "ca.pem"))
     try:
         with urllib.request.urlopen(req, context=ctx, timeout=5) as resp:
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
+
+
+def msi_get(url, directory, query, header=server.MSI_HEADER):
+    return token_get(url, directory, server.MSI_PATH, query, {"X-IDENTITY-HEADER": header} if header is not None else {})
 
 
 def test_the_managed_identity_endpoint_is_strict(fake):
@@ -320,15 +324,7 @@ def test_the_managed_identity_endpoint_is_strict(fake):
 
 
 def imds_get(url, directory, query, headers=None, method="GET"):
-    """A request to the fake's IMDS token endpoint: (status, body)."""
-    req = urllib.request.Request("%s%s?%s" % (url, server.IMDS_PATH, query), method=method,
-                                 headers={"Metadata": "true"} if headers is None else headers)
-    ctx = ssl.create_default_context(cafile=os.path.join(directory, "ca.pem"))
-    try:
-        with urllib.request.urlopen(req, context=ctx, timeout=5) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+    return token_get(url, directory, server.IMDS_PATH, query, {"Metadata": "true"} if headers is None else headers, method)
 
 
 IMDS_GOOD = "api-version=2018-02-01&resource="
