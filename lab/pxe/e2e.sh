@@ -119,8 +119,10 @@ vm() { # name tap mac disk(or "") [extra qemu args]
     local drive=()
     # shellcheck disable=SC2054  # QEMU's option syntax
     [[ -n $disk ]] && drive=(-drive "file=$disk,if=none,id=d0,format=qcow2,cache=unsafe" -device virtio-blk-pci,drive=d0,bootindex=2)
+    # one vCPU: on a loaded 2-core host, two TCG vCPU threads starved each other and the
+    # deployer's reboot hung in soft lockups (seen once with make test running alongside)
     ip netns exec "$NS" qemu-system-x86_64 -name "edgefleet-$name" -accel tcg -machine pc -cpu qemu64,-svm \
-        -m 1536 -smp 2 -nodefaults -display none -serial "file:$work/$name.console" \
+        -m 1536 -smp 1 -nodefaults -display none -serial "file:$work/$name.console" \
         -monitor "unix:$work/$name.monitor,server,nowait" -daemonize -pidfile "$work/$name.pid" \
         -netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" -device "virtio-net-pci,netdev=n0,mac=$mac,bootindex=1" \
         -device virtio-rng-pci "${drive[@]}" "$@"
